@@ -1,0 +1,66 @@
+# Sluice — the two commands a newcomer runs are `make test` (the whole suite) and, once the lab
+# lands, `make lab`. Every target installs what it needs through hack/deps.sh and is idempotent.
+
+GO       ?= go
+PKGS     ?= ./...
+# make test runs privileged tests when it runs as root; set SLUICE_PRIVILEGED_TESTS=0 to skip them.
+ifeq ($(shell id -u),0)
+SLUICE_PRIVILEGED_TESTS ?= 1
+else
+SLUICE_PRIVILEGED_TESTS ?= 0
+endif
+export SLUICE_PRIVILEGED_TESTS
+export GOTOOLCHAIN = local
+export GOFLAGS = -buildvcs=false
+
+BIN := bin
+
+.PHONY: all build test test-unit test-privileged generate check-generate lint deps deps-build bench clean
+
+all: build
+
+deps:
+	hack/deps.sh test
+
+deps-build:
+	hack/deps.sh build
+
+## build: compile every package and the binaries under cmd/ into bin/.
+build:
+	$(GO) build $(PKGS)
+	@if [ -d cmd ]; then mkdir -p $(BIN) && $(GO) build -o $(BIN)/ ./cmd/...; fi
+
+## test: everything — lint, generated code up to date, unit tests with -race, privileged tests when root.
+test: deps deps-build lint check-generate
+	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+
+## test-unit: the tests that need no root.
+test-unit:
+	SLUICE_PRIVILEGED_TESTS=0 $(GO) test -race -count=1 $(PKGS)
+
+## test-privileged: only the TestPrivileged* tests (root).
+test-privileged: deps
+	SLUICE_PRIVILEGED_TESTS=1 $(GO) test -race -count=1 -run '^TestPrivileged' -timeout 30m $(PKGS)
+
+## generate: regenerate committed generated code (bpf2go objects and bindings).
+generate: deps-build
+	$(GO) generate $(PKGS)
+
+## check-generate: fail if `make generate` changes any file (compares the tree before and after,
+## so it also works on a checkout with uncommitted work).
+check-generate: deps-build
+	@before=$$(hack/treestate.sh); $(GO) generate $(PKGS); after=$$(hack/treestate.sh); \
+	  if [ "$$before" != "$$after" ]; then git status --short; echo "generated code is stale: run 'make generate' and commit"; exit 1; fi
+
+## lint: gofmt and go vet.
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null; git ls-files -o --exclude-standard '*.go' 2>/dev/null)); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+## bench: go benchmarks of the datapath packages (netperf reports arrive with bench/).
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+clean:
+	rm -rf $(BIN)
