@@ -93,3 +93,20 @@ func TestSubfieldBits(t *testing.T) {
 		t.Fatalf("ct_label[60..67] = %#x", got)
 	}
 }
+
+func TestMatch(t *testing.T) {
+	var m Match
+	m.Set(FieldEthType, 0x0800, 0xffff)
+	m.Set(FieldNwDst, 0x0a000000, 0xff000000) // 10.0.0.0/8
+	var k Key
+	k.Set(FieldEthType, 0x0800)
+	k.Set(FieldNwDst, 0x0a010203)
+	k.Set(FieldTpDst, 80)
+	if !m.Matches(&k) {
+		t.Fatal("10.1.2.3 should match 10.0.0.0/8")
+	}
+	k.Set(FieldNwDst, 0x0b010203)
+	if m.Matches(&k) {
+		t.Fatal("11.1.2.3 should not match 10.0.0.0/8")
+	}
+}
