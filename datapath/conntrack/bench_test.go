@@ -1,0 +1,123 @@
+package conntrack
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// BenchmarkCommit measures committing new UDP connections (new connections/s). Every 64k
+// connections the clock jumps past their timeout and Sweep clears them, off the timer, so
+// memory stays bounded.
+func BenchmarkCommit(b *testing.B) {
+	for _, nat := range []bool{false, true} {
+		b.Run(map[bool]string{false: "plain", true: "snat"}[nat], func(b *testing.B) {
+			tbl, clk := newTestTable(b, func(o *Options) { o.MaxConns = 1 << 20 })
+			a := commit
+			if nat {
+				a.NAT = NAT{Kind: NATSrc, MinAddr: natIP, MaxAddr: natIP}
+			}
+			p := udpPkt(cli, srv, 0, 53)
+			var md Meta
+			i := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				i++
+				if i&0x7fff == 0 { // at most half the ephemeral ports in use
+					b.StopTimer()
+					clk.advance(time.Hour)
+					tbl.Sweep()
+					b.StartTimer()
+				}
+				p.Src = netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+				p.SrcPort = uint16(1024 + i&0x3fff)
+				md = Meta{}
+				tbl.Process(p, &a, &md)
+			}
+			if md.Drop != DropNone {
+				b.Fatalf("last commit refused: %v", md.Drop)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "conns/s")
+		})
+	}
+}
+
+// BenchmarkEstablished measures one packet of an established TCP connection in a table of
+// 100k connections: the hot path.
+func BenchmarkEstablished(b *testing.B) {
+	tbl, _ := newTestTable(b, nil)
+	const n = 100_000
+	for i := range n {
+		c := netip.AddrFrom4([4]byte{10, 2, byte(i >> 8), byte(i)})
+		run(b, tbl, udpPkt(c, srv, 5000, 53), commit)
+		run(b, tbl, udpPkt(srv, c, 53, 5000), track)
+	}
+	handshake(b, tbl, 40000)
+	p := tcpPkt(cli, srv, 40000, 80, TCPAck, 1001, 5001, 0)
+	b.Run("serial", func(b *testing.B) {
+		var md Meta
+		b.ReportAllocs()
+		for b.Loop() {
+			md = Meta{}
+			tbl.Process(p, &track, &md)
+		}
+		if md.State != trk|est {
+			b.Fatalf("state %v", md.State)
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
+	})
+	b.Run("serial 100k conns", func(b *testing.B) {
+		var md Meta
+		i := 0
+		b.ReportAllocs()
+		for b.Loop() {
+			i++
+			c := netip.AddrFrom4([4]byte{10, 2, byte(i >> 8 & 0x7f), byte(i)})
+			q := Packet{Src: c, Dst: srv, Proto: ProtoUDP, SrcPort: 5000, DstPort: 53, Len: 100}
+			md = Meta{}
+			tbl.Process(&q, &track, &md)
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			var md Meta
+			i := 0
+			for pb.Next() {
+				i++
+				c := netip.AddrFrom4([4]byte{10, 2, byte(i >> 8 & 0x7f), byte(i)})
+				q := Packet{Src: c, Dst: srv, Proto: ProtoUDP, SrcPort: 5000, DstPort: 53, Len: 100}
+				md = Meta{}
+				tbl.Process(&q, &track, &md)
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
+	})
+	b.Run("dnat reply", func(b *testing.B) {
+		run(b, tbl, udpPkt(cli, vip, 5000, 80), Action{Commit: true, NAT: NAT{Kind: NATDst, MinAddr: srv, MaxAddr: srv, MinPort: 8080, MaxPort: 8080}})
+		q := udpPkt(srv, cli, 8080, 5000)
+		a := Action{NAT: NAT{Kind: NATReverse}}
+		var md Meta
+		b.ReportAllocs()
+		for b.Loop() {
+			md = Meta{}
+			tbl.Process(q, &a, &md)
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
+	})
+}
+
+// BenchmarkReassemble measures reassembling a 3-fragment datagram.
+func BenchmarkReassemble(b *testing.B) {
+	r, _ := newTestReassembler(nil)
+	fr := fragment(ipv4Datagram(1, 3000), 1232)
+	buf := make([]byte, 0, 4096)
+	b.ReportAllocs()
+	b.SetBytes(3020)
+	for b.Loop() {
+		for _, f := range fr {
+			r.Add(0, f, buf[:0])
+		}
+	}
+}
