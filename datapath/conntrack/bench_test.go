@@ -30,7 +30,7 @@ func BenchmarkCommit(b *testing.B) {
 					b.StartTimer()
 				}
 				p.Src = netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
-				p.SrcPort = uint16(1024 + i&0x3fff)
+				p.SrcPort = uint16(32768 + mix(0, uint64(i))%28232) // Linux's ephemeral range
 				md = Meta{}
 				tbl.Process(p, &a, &md)
 			}

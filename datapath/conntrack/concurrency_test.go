@@ -53,15 +53,23 @@ func checkInvariants(tb testing.TB, t *Table) {
 	}
 	seen := map[*conn]int{}
 	for i := range t.shards {
-		for k, e := range t.shards[i].m {
+		for _, sl := range t.shards[i].x.slots {
+			if sl.c == nil {
+				continue
+			}
+			e := entry{c: sl.c, reply: sl.reply}
+			k := e.c.keys[dirIndex(e.reply)]
+			if sl.h != k.hash(t.seed) {
+				tb.Fatalf("slot hash %#x is not its key's hash", sl.h)
+			}
+			if got, ok := t.shards[i].x.get(sl.h, &k); !ok || got != e {
+				tb.Fatalf("key %+v does not find its own slot", k)
+			}
 			c := e.c
 			if e.c.removed.Load() {
 				tb.Fatalf("removed connection still indexed under %+v", k)
 			}
-			if c.keys[dirIndex(e.reply)] != k {
-				tb.Fatalf("key %+v indexes a connection whose key in that direction is %+v", k, c.keys[dirIndex(e.reply)])
-			}
-			if t.shardOf(&k) != &t.shards[i] {
+			if s, _ := t.shardOf(&k); s != &t.shards[i] {
 				tb.Fatalf("key %+v in the wrong shard", k)
 			}
 			seen[c]++

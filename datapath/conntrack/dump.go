@@ -119,14 +119,13 @@ func (t *Table) collect(f *Filter, now int64) []*conn {
 	for i := range t.shards {
 		s := &t.shards[i]
 		s.mu.RLock()
-		for _, e := range s.m {
+		s.x.each(func(e entry) {
 			// Visit a connection through its original key only (a connection to itself
 			// has no other).
-			if e.reply || !live(e.c, now) || !f.match(e.c) {
-				continue
+			if !e.reply && live(e.c, now) && f.match(e.c) {
+				out = append(out, e.c)
 			}
-			out = append(out, e.c)
-		}
+		})
 		s.mu.RUnlock()
 	}
 	return out

@@ -228,6 +228,11 @@ func (t *Table) notFound(p *Packet, k *key, a *Action, now int64, md *Meta) *con
 	if t.lookupLocked(k, now) != nil {
 		return nil // another goroutine committed it meanwhile
 	}
+	// An expired connection holding the tuple gives its slot up before the size check.
+	s, h := t.shardOf(k)
+	if e, ok := s.x.get(h, k); ok {
+		t.removeLocked(e.c)
+	}
 	if t.n.Load() >= int64(t.opts.MaxConns) {
 		t.count(CounterFull)
 		md.Drop = DropTableFull

@@ -43,7 +43,7 @@ type entry struct {
 
 type shard struct {
 	mu sync.RWMutex
-	m  map[key]entry
+	x  index
 	_  [40]byte // keep neighbouring shards' locks off one cache line
 }
 
@@ -109,9 +109,6 @@ func New(opts Options) *Table {
 	if t.seed == 0 {
 		t.seed = rand.Uint64() | 1
 	}
-	for i := range t.shards {
-		t.shards[i].m = make(map[key]entry)
-	}
 	t.clock = opts.Clock
 	if t.clock == nil {
 		start := time.Now()
@@ -136,17 +133,18 @@ func (t *Table) count(c Counter) { t.stats[c].Add(1) }
 
 func (t *Table) now() int64 { return int64(t.clock()) }
 
-func (t *Table) shardOf(k *key) *shard {
-	return &t.shards[k.hash(t.seed)&t.mask]
+func (t *Table) shardOf(k *key) (*shard, uint64) {
+	h := k.hash(t.seed)
+	return &t.shards[h&t.mask], h
 }
 
 func live(c *conn, now int64) bool { return now < c.expires.Load() }
 
 // lookup finds the live connection k belongs to and whether k is its reply key.
 func (t *Table) lookup(k *key, now int64) (*conn, bool) {
-	s := t.shardOf(k)
+	s, h := t.shardOf(k)
 	s.mu.RLock()
-	e, ok := s.m[*k]
+	e, ok := s.x.get(h, k)
 	s.mu.RUnlock()
 	if !ok || !live(e.c, now) {
 		return nil, false
@@ -156,7 +154,8 @@ func (t *Table) lookup(k *key, now int64) (*conn, bool) {
 
 // lookupLocked is lookup for a holder of t.mu.
 func (t *Table) lookupLocked(k *key, now int64) *conn {
-	e, ok := t.shardOf(k).m[*k]
+	s, h := t.shardOf(k)
+	e, ok := s.x.get(h, k)
 	if !ok || !live(e.c, now) {
 		return nil
 	}
@@ -170,12 +169,12 @@ func (t *Table) insertLocked(c *conn) {
 		if dir == 1 && *k == c.keys[0] {
 			break // a connection to itself: one key serves both ways
 		}
-		s := t.shardOf(k)
-		if old, ok := s.m[*k]; ok && old.c != c {
+		s, h := t.shardOf(k)
+		if old, ok := s.x.get(h, k); ok {
 			t.removeLocked(old.c)
 		}
 		s.mu.Lock()
-		s.m[*k] = entry{c: c, reply: dir == 1}
+		s.x.put(h, entry{c: c, reply: dir == 1})
 		s.mu.Unlock()
 	}
 	t.n.Add(1)
@@ -189,12 +188,10 @@ func (t *Table) removeLocked(c *conn) bool {
 	c.expires.Store(0)
 	for dir := range 2 {
 		k := &c.keys[dir]
-		s := t.shardOf(k)
-		if e, ok := s.m[*k]; ok && e.c == c {
-			s.mu.Lock()
-			delete(s.m, *k)
-			s.mu.Unlock()
-		}
+		s, h := t.shardOf(k)
+		s.mu.Lock()
+		s.x.del(h, c, dir == 1)
+		s.mu.Unlock()
 	}
 	t.n.Add(-1)
 	return true
@@ -223,11 +220,11 @@ func (t *Table) Sweep() int {
 	for i := range t.shards {
 		t.mu.Lock()
 		dead = dead[:0]
-		for _, e := range t.shards[i].m {
+		t.shards[i].x.each(func(e entry) {
 			if !live(e.c, now) {
 				dead = append(dead, e.c)
 			}
-		}
+		})
 		for _, c := range dead {
 			if t.removeLocked(c) {
 				removed++
