@@ -78,6 +78,18 @@ func checkInvariants(tb testing.TB, t *Table) {
 	if len(seen) != t.Len() {
 		tb.Fatalf("index holds %d connections, Len says %d", len(seen), t.Len())
 	}
+	perZone := map[uint16]int{}
+	for c := range seen {
+		perZone[c.keys[0].zone]++
+	}
+	for z, n := range perZone {
+		if t.zoneN[z] != n {
+			tb.Fatalf("zone %d: count %d, index holds %d", z, t.zoneN[z], n)
+		}
+	}
+	if len(t.zoneN) != len(perZone) {
+		tb.Fatalf("zone counts for %d zones, index has %d", len(t.zoneN), len(perZone))
+	}
 	for c, n := range seen {
 		want := 2
 		if c.keys[0] == c.keys[1] {

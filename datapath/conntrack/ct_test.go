@@ -489,3 +489,35 @@ func TestTupleClash(t *testing.T) {
 		t.Fatalf("direct connection: drop %v Len %d, want %v 1", md.Drop, tbl.Len(), DropTupleClash)
 	}
 }
+
+func TestZoneLimit(t *testing.T) {
+	tbl, _ := newTestTable(t, func(o *Options) {
+		o.ZoneLimits = map[uint16]int{1: 1}
+		o.DefaultZoneLimit = 2
+	})
+	cases := []struct {
+		zone uint16
+		port uint16
+		want DropReason
+	}{
+		{1, 1, DropNone}, {1, 2, DropZoneFull},
+		{2, 1, DropNone}, {2, 2, DropNone}, {2, 3, DropZoneFull},
+	}
+	for _, c := range cases {
+		md := run(t, tbl, udpPkt(cli, srv, c.port, 53), Action{Zone: c.zone, Commit: true})
+		if md.Drop != c.want {
+			t.Fatalf("zone %d port %d: drop %v, want %v", c.zone, c.port, md.Drop, c.want)
+		}
+	}
+	tbl.SetZoneLimit(2, 5)
+	if md := run(t, tbl, udpPkt(cli, srv, 3, 53), Action{Zone: 2, Commit: true}); md.Drop != DropNone {
+		t.Fatalf("after raising zone 2's limit: drop %v", md.Drop)
+	}
+	if tbl.ZoneLen(2) != 3 || tbl.ZoneLen(1) != 1 || tbl.Counter(CounterZoneFull) != 2 {
+		t.Fatalf("zone lengths %d, %d, zone_full %d, want 3, 1, 2", tbl.ZoneLen(2), tbl.ZoneLen(1), tbl.Counter(CounterZoneFull))
+	}
+	tbl.Flush(Filter{Zone: 2, HasZone: true})
+	if tbl.ZoneLen(2) != 0 {
+		t.Fatalf("zone 2 holds %d after flush", tbl.ZoneLen(2))
+	}
+}

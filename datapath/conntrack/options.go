@@ -41,6 +41,11 @@ type Options struct {
 	// MaxConns is the hard limit on connections; a commit beyond it is refused with
 	// DropTableFull while existing connections keep working.
 	MaxConns int
+	// ZoneLimits caps the connections of single zones (OVS's dpctl/ct-set-limits); a
+	// commit beyond a zone's cap is refused with DropZoneFull. DefaultZoneLimit applies to
+	// zones not listed; 0 means no per-zone cap.
+	ZoneLimits       map[uint16]int
+	DefaultZoneLimit int
 	// Timeouts are the idle timeouts per state.
 	Timeouts Timeouts
 	// Liberal skips TCP sequence-window checks (OVS's tcp_seq_chk=false): out-of-window

@@ -238,6 +238,11 @@ func (t *Table) notFound(p *Packet, k *key, a *Action, now int64, md *Meta) *con
 		md.Drop = DropTableFull
 		return nil
 	}
+	if t.zoneFullLocked(k.zone) {
+		t.count(CounterZoneFull)
+		md.Drop = DropZoneFull
+		return nil
+	}
 	c := &conn{created: now}
 	c.keys[0] = *k
 	c.keys[1] = k.reversed()

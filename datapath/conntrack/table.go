@@ -59,8 +59,10 @@ type Table struct {
 
 	// mu serialises every change to the index (commits, removals), so that a commit sees
 	// a consistent index across shards. Holders may read shard maps without shard locks.
-	mu sync.Mutex
-	n  atomic.Int64
+	mu         sync.Mutex
+	n          atomic.Int64
+	zoneN      map[uint16]int // connections per zone, under mu
+	zoneLimits map[uint16]int // under mu
 
 	stats [numCounters]atomic.Uint64
 }
@@ -75,6 +77,7 @@ const (
 	CounterNATExhausted                // commits refused: no free NAT tuple
 	CounterNATInvalid                  // commits refused: NAT range unusable for the packet
 	CounterTupleClash                  // commits refused: reply tuple already in use
+	CounterZoneFull                    // commits refused: zone limit
 	CounterInvalid                     // packets given +inv
 	CounterExpired                     // connections removed by Sweep
 	CounterFlushed                     // connections removed by Flush
@@ -82,7 +85,7 @@ const (
 )
 
 var counterNames = [numCounters]string{"committed", "full", "nat_exhausted", "nat_invalid",
-	"tuple_clash", "invalid", "expired", "flushed"}
+	"tuple_clash", "zone_full", "invalid", "expired", "flushed"}
 
 // String names the counter.
 func (c Counter) String() string {
@@ -105,7 +108,12 @@ func New(opts Options) *Table {
 		opts.Shards = def.Shards
 	}
 	ns := 1 << bits.Len(uint(opts.Shards-1))
-	t := &Table{opts: opts, timeouts: opts.Timeouts.array(), seed: opts.Seed, shards: make([]shard, ns), mask: uint64(ns - 1)}
+	zl := make(map[uint16]int, len(opts.ZoneLimits))
+	for z, l := range opts.ZoneLimits {
+		zl[z] = l
+	}
+	opts.ZoneLimits = nil
+	t := &Table{opts: opts, zoneN: make(map[uint16]int), zoneLimits: zl, timeouts: opts.Timeouts.array(), seed: opts.Seed, shards: make([]shard, ns), mask: uint64(ns - 1)}
 	if t.seed == 0 {
 		t.seed = rand.Uint64() | 1
 	}
@@ -178,6 +186,7 @@ func (t *Table) insertLocked(c *conn) {
 		s.mu.Unlock()
 	}
 	t.n.Add(1)
+	t.zoneN[c.keys[0].zone]++
 }
 
 // removeLocked takes c out of the index; it reports false if it was already out.
@@ -194,7 +203,39 @@ func (t *Table) removeLocked(c *conn) bool {
 		s.mu.Unlock()
 	}
 	t.n.Add(-1)
+	z := c.keys[0].zone
+	if t.zoneN[z]--; t.zoneN[z] == 0 {
+		delete(t.zoneN, z)
+	}
 	return true
+}
+
+// SetZoneLimit caps zone at limit connections (0: only DefaultZoneLimit applies). Existing
+// connections beyond a lowered cap stay; new ones are refused until the zone shrinks.
+func (t *Table) SetZoneLimit(zone uint16, limit int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if limit <= 0 {
+		delete(t.zoneLimits, zone)
+		return
+	}
+	t.zoneLimits[zone] = limit
+}
+
+// ZoneLen returns the number of connections in zone.
+func (t *Table) ZoneLen(zone uint16) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.zoneN[zone]
+}
+
+// zoneFullLocked reports whether zone is at its cap.
+func (t *Table) zoneFullLocked(zone uint16) bool {
+	limit, ok := t.zoneLimits[zone]
+	if !ok {
+		limit = t.opts.DefaultZoneLimit
+	}
+	return limit > 0 && t.zoneN[zone] >= limit
 }
 
 // expire makes c invisible to lookups at once; Sweep (or a commit of the same tuple) removes it.

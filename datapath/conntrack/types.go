@@ -189,9 +189,10 @@ const (
 	DropNATExhausted            // no free address/port in the NAT range
 	DropNATInvalid              // the NAT range does not fit the packet (address family)
 	DropTupleClash              // the reply tuple belongs to another connection
+	DropZoneFull                // the zone holds its limit of connections
 )
 
-var dropNames = [...]string{"none", "table-full", "nat-exhausted", "nat-invalid", "tuple-clash"}
+var dropNames = [...]string{"none", "table-full", "nat-exhausted", "nat-invalid", "tuple-clash", "zone-full"}
 
 // String names the reason.
 func (d DropReason) String() string {
