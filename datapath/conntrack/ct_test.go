@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"testing"
+	"time"
 )
 
 func TestUDP(t *testing.T) {
@@ -519,5 +520,46 @@ func TestZoneLimit(t *testing.T) {
 	tbl.Flush(Filter{Zone: 2, HasZone: true})
 	if tbl.ZoneLen(2) != 0 {
 		t.Fatalf("zone 2 holds %d after flush", tbl.ZoneLen(2))
+	}
+}
+
+func TestUntrackable(t *testing.T) {
+	cases := []struct {
+		name string
+		p    *Packet
+	}{
+		{"tcp port 0", tcpPkt(cli, srv, 0, 80, TCPSyn, 1, 0, 0)},
+		{"udp port 0", udpPkt(cli, srv, 5000, 0)},
+		{"malformed", &Packet{Src: cli, Dst: srv, Proto: ProtoUDP, SrcPort: 1, DstPort: 2, Malformed: true}},
+		{"fragment", &Packet{Src: cli, Dst: srv, Proto: ProtoUDP, SrcPort: 1, DstPort: 2, Fragment: true}},
+		{"mixed families", udpPkt(cli, srv6, 1, 2)},
+		{"no addresses", &Packet{Proto: ProtoUDP, SrcPort: 1, DstPort: 2}},
+		{"icmpv6 in ipv4", &Packet{Src: cli, Dst: srv, Proto: ProtoICMPv6, ICMPType: icmp6EchoRequest}},
+		{"icmp echo with code", &Packet{Src: cli, Dst: srv, Proto: ProtoICMP, ICMPType: icmpEchoRequest, ICMPCode: 1}},
+		{"icmpv6 neighbour solicitation", &Packet{Src: cli6, Dst: srv6, Proto: ProtoICMPv6, ICMPType: 135}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tbl, _ := newTestTable(t, nil)
+			md := run(t, tbl, c.p, commit)
+			if md.State != trk|inv || tbl.Len() != 0 {
+				t.Fatalf("ct_state %v Len %d, want +inv+trk and nothing stored", md.State, tbl.Len())
+			}
+		})
+	}
+}
+
+func TestPartialTimeouts(t *testing.T) {
+	tbl, _ := newTestTable(t, func(o *Options) { o.Timeouts = Timeouts{UDPFirst: 7 * time.Second} })
+	run(t, tbl, udpPkt(cli, srv, 5000, 53), commit)
+	run(t, tbl, tcpPkt(cli, srv, 5000, 80, TCPSyn, 1, 0, 0), commit)
+	for _, e := range entries(tbl, Filter{}) {
+		want := DefaultTimeouts().TCPSynSent
+		if e.Orig.Proto == ProtoUDP {
+			want = 7 * time.Second
+		}
+		if e.Expires != want {
+			t.Errorf("%s: timeout %v, want %v", e.String(), e.Expires, want)
+		}
 	}
 }

@@ -138,10 +138,8 @@ func icmpIsError(proto, t uint8) bool {
 // packet cannot be tracked (OVS's extract_l4 failing).
 func fillL4(k *key, proto uint8, sport, dport uint16, itype, icode uint8, id uint16) bool {
 	switch proto {
-	case ProtoTCP, ProtoUDP:
-		k.sport, k.dport = sport, dport
-	case ProtoSCTP:
-		if sport == 0 || dport == 0 {
+	case ProtoTCP, ProtoUDP, ProtoSCTP:
+		if sport == 0 || dport == 0 { // port 0 is invalid
 			return false
 		}
 		k.sport, k.dport = sport, dport
@@ -159,7 +157,7 @@ func fillL4(k *key, proto uint8, sport, dport uint16, itype, icode uint8, id uin
 // extract builds the lookup key of p in zone. For an ICMP error it is the embedded packet's
 // key reversed, and related is true. ok is false for packets that cannot be tracked.
 func extract(p *Packet, zone uint16, k *key) (related, ok bool) {
-	if p.Fragment || !p.Src.IsValid() || p.Src.Is4() != p.Dst.Is4() {
+	if p.Fragment || p.Malformed || !p.Src.IsValid() || p.Src.Is4() != p.Dst.Is4() {
 		return false, false
 	}
 	if (p.Proto == ProtoICMP && !p.Src.Is4()) || (p.Proto == ProtoICMPv6 && p.Src.Is4()) {

@@ -46,7 +46,7 @@ type Options struct {
 	// zones not listed; 0 means no per-zone cap.
 	ZoneLimits       map[uint16]int
 	DefaultZoneLimit int
-	// Timeouts are the idle timeouts per state.
+	// Timeouts are the idle timeouts per state; zero fields take the defaults.
 	Timeouts Timeouts
 	// Liberal skips TCP sequence-window checks (OVS's tcp_seq_chk=false): out-of-window
 	// segments are accepted instead of being +inv. Flag checks still apply.

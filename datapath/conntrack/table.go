@@ -101,8 +101,11 @@ func New(opts Options) *Table {
 	if opts.MaxConns <= 0 {
 		opts.MaxConns = def.MaxConns
 	}
-	if opts.Timeouts == (Timeouts{}) {
-		opts.Timeouts = def.Timeouts
+	tos, defTos := opts.Timeouts.array(), def.Timeouts.array()
+	for i := range tos {
+		if tos[i] <= 0 {
+			tos[i] = defTos[i]
+		}
 	}
 	if opts.Shards <= 0 {
 		opts.Shards = def.Shards
@@ -113,7 +116,7 @@ func New(opts Options) *Table {
 		zl[z] = l
 	}
 	opts.ZoneLimits = nil
-	t := &Table{opts: opts, zoneN: make(map[uint16]int), zoneLimits: zl, timeouts: opts.Timeouts.array(), seed: opts.Seed, shards: make([]shard, ns), mask: uint64(ns - 1)}
+	t := &Table{opts: opts, zoneN: make(map[uint16]int), zoneLimits: zl, timeouts: tos, seed: opts.Seed, shards: make([]shard, ns), mask: uint64(ns - 1)}
 	if t.seed == 0 {
 		t.seed = rand.Uint64() | 1
 	}
@@ -139,7 +142,8 @@ func (t *Table) Counter(c Counter) uint64 {
 
 func (t *Table) count(c Counter) { t.stats[c].Add(1) }
 
-func (t *Table) now() int64 { return int64(t.clock()) }
+// now reads the clock; +1 keeps it positive, since an expiry of 0 marks a removed connection.
+func (t *Table) now() int64 { return int64(t.clock()) + 1 }
 
 func (t *Table) shardOf(k *key) (*shard, uint64) {
 	h := k.hash(t.seed)

@@ -110,6 +110,9 @@ type Packet struct {
 
 	// Fragment marks an IPv4 fragment that was not reassembled: it cannot be tracked.
 	Fragment bool
+	// Malformed marks a packet whose IP or L4 header is truncated or fails its checksum
+	// (OVS's tracker checks them): it is +inv.
+	Malformed bool
 
 	// Len is the packet's length in bytes, for the connection's counters.
 	Len uint32
