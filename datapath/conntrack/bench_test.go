@@ -72,8 +72,7 @@ func BenchmarkEstablished(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			i++
-			c := netip.AddrFrom4([4]byte{10, 2, byte(i >> 8 & 0x7f), byte(i)})
-			q := Packet{Src: c, Dst: srv, Proto: ProtoUDP, SrcPort: 5000, DstPort: 53, Len: 100}
+			q := walkPacket(i)
 			md = Meta{}
 			tbl.Process(&q, &track, &md)
 		}
@@ -86,8 +85,7 @@ func BenchmarkEstablished(b *testing.B) {
 			i := 0
 			for pb.Next() {
 				i++
-				c := netip.AddrFrom4([4]byte{10, 2, byte(i >> 8 & 0x7f), byte(i)})
-				q := Packet{Src: c, Dst: srv, Proto: ProtoUDP, SrcPort: 5000, DstPort: 53, Len: 100}
+				q := walkPacket(i)
 				md = Meta{}
 				tbl.Process(&q, &track, &md)
 			}
@@ -120,4 +118,11 @@ func BenchmarkReassemble(b *testing.B) {
 			r.Add(0, f, buf[:0])
 		}
 	}
+}
+
+// walkPacket returns a packet of the i-th of the 32k UDP connections BenchmarkEstablished
+// sets up, so successive packets hit cold connections.
+func walkPacket(i int) Packet {
+	c := netip.AddrFrom4([4]byte{10, 2, byte(i >> 8 & 0x7f), byte(i)})
+	return Packet{Src: c, Dst: srv, Proto: ProtoUDP, SrcPort: 5000, DstPort: 53, Len: 100}
 }

@@ -281,11 +281,8 @@ func TestICMPRelatedNAT(t *testing.T) {
 			Action{Commit: true, NAT: NAT{Kind: NATDst, MinAddr: srv, MaxAddr: srv, MinPort: 8080, MaxPort: 8080}})
 		// A router on the way to the backend returns an error about the translated packet.
 		md := run(t, tbl, icmpErr(rtr, cli, tcpPkt(cli, srv, 40000, 8080, TCPSyn, 1000, 0, 0)), nat)
-		wantState(t, md, trk|rel|rpl|StateSNAT)
-		want := Rewrite{Set: RewriteSrc | RewriteInnerDst | RewriteInnerDstPort, Src: vip, InnerDst: vip, InnerDstPort: 80}
-		if md.Rewrite != want {
-			t.Fatalf("rewrite = %+v, want %+v", md.Rewrite, want)
-		}
+		wantNAT(t, md, trk|rel|rpl|StateSNAT,
+			Rewrite{Set: RewriteSrc | RewriteInnerDst | RewriteInnerDstPort, Src: vip, InnerDst: vip, InnerDstPort: 80})
 	})
 	t.Run("snat", func(t *testing.T) {
 		tbl, _ := newTestTable(t, nil)
@@ -293,11 +290,8 @@ func TestICMPRelatedNAT(t *testing.T) {
 		md := run(t, tbl, udpPkt(cli, srv, 40000, 53), Action{Commit: true, NAT: NAT{Kind: NATSrc, MinAddr: natIP, MaxAddr: natIP}})
 		port := md.Rewrite.SrcPort
 		md = run(t, tbl, icmpErr(srv, natIP, udpPkt(natIP, srv, port, 53)), nat)
-		wantState(t, md, trk|rel|rpl|StateDNAT)
-		want := Rewrite{Set: RewriteDst | RewriteInnerSrc | RewriteInnerSrcPort, Dst: cli, InnerSrc: cli, InnerSrcPort: 40000}
-		if md.Rewrite != want {
-			t.Fatalf("rewrite = %+v, want %+v", md.Rewrite, want)
-		}
+		wantNAT(t, md, trk|rel|rpl|StateDNAT,
+			Rewrite{Set: RewriteDst | RewriteInnerSrc | RewriteInnerSrcPort, Dst: cli, InnerSrc: cli, InnerSrcPort: 40000})
 	})
 	t.Run("snat icmp echo", func(t *testing.T) {
 		tbl, _ := newTestTable(t, nil)
@@ -309,16 +303,11 @@ func TestICMPRelatedNAT(t *testing.T) {
 		}
 		id := md.Rewrite.SrcPort
 		md = run(t, tbl, echoPkt(srv, natIP, icmpEchoReply, id), nat)
-		want := Rewrite{Set: RewriteDst | RewriteSrcPort, Dst: cli2, SrcPort: 1500}
-		if md.Rewrite != want || md.State != trk|est|rpl|StateDNAT {
-			t.Fatalf("echo reply: %v %+v, want %+v", md.State, md.Rewrite, want)
-		}
+		wantNAT(t, md, trk|est|rpl|StateDNAT, Rewrite{Set: RewriteDst | RewriteSrcPort, Dst: cli2, SrcPort: 1500})
 		// A time-exceeded about the translated echo goes back to the second pinger.
 		md = run(t, tbl, icmpErr(rtr, natIP, echoPkt(natIP, srv, icmpEchoRequest, id)), nat)
-		want = Rewrite{Set: RewriteDst | RewriteInnerSrc | RewriteInnerSrcPort, Dst: cli2, InnerSrc: cli2, InnerSrcPort: 1500}
-		if md.Rewrite != want || md.State != trk|rel|rpl|StateDNAT {
-			t.Fatalf("error about echo: %v %+v, want %+v", md.State, md.Rewrite, want)
-		}
+		wantNAT(t, md, trk|rel|rpl|StateDNAT,
+			Rewrite{Set: RewriteDst | RewriteInnerSrc | RewriteInnerSrcPort, Dst: cli2, InnerSrc: cli2, InnerSrcPort: 1500})
 	})
 }
 

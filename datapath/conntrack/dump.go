@@ -147,13 +147,8 @@ func (t *Table) Dump(f Filter, fn func(Entry) bool) {
 func (t *Table) Flush(f Filter) int {
 	now := t.now()
 	cs := t.collect(&f, now)
-	n := 0
 	t.mu.Lock()
-	for _, c := range cs {
-		if t.removeLocked(c) {
-			n++
-		}
-	}
+	n := t.removeAllLocked(cs)
 	t.mu.Unlock()
 	t.stats[CounterFlushed].Add(uint64(n))
 	return n

@@ -103,3 +103,10 @@ func handshake(tb testing.TB, t *Table, sp uint16) (uint32, uint32) {
 	wantState(tb, run(tb, t, tcpPkt(cli, srv, sp, 80, TCPAck, 1001, 5001, 0), commit), trk|est)
 	return 1001, 5001
 }
+
+func wantNAT(tb testing.TB, md Meta, state State, rw Rewrite) {
+	tb.Helper()
+	if md.State != state || md.Rewrite != rw {
+		tb.Fatalf("got %v %+v, want %v %+v", md.State, md.Rewrite, state, rw)
+	}
+}

@@ -237,64 +237,51 @@ func natPacket(p *Packet, c *conn, reply, related bool, md *Meta) {
 	switch kind {
 	case NATSrc:
 		md.State |= StateSNAT
-		if p.Src != k.dst {
-			rw.Set |= RewriteSrc
-			rw.Src = k.dst
-		}
+		rw.addr(RewriteSrc, &rw.Src, p.Src, k.dst)
 	case NATDst:
 		md.State |= StateDNAT
-		if p.Dst != k.src {
-			rw.Set |= RewriteDst
-			rw.Dst = k.src
-		}
+		rw.addr(RewriteDst, &rw.Dst, p.Dst, k.src)
 	default:
 		return
 	}
+	pat := k.proto == ProtoTCP || k.proto == ProtoUDP || k.proto == ProtoSCTP
 	if related {
 		// The embedded header is the packet this error is about, which travelled the
 		// other way: it becomes the other direction's key, unreversed.
 		in := &p.Inner
-		if in.Src != k.src {
-			rw.Set |= RewriteInnerSrc
-			rw.InnerSrc = k.src
-		}
-		if in.Dst != k.dst {
-			rw.Set |= RewriteInnerDst
-			rw.InnerDst = k.dst
-		}
+		rw.addr(RewriteInnerSrc, &rw.InnerSrc, in.Src, k.src)
+		rw.addr(RewriteInnerDst, &rw.InnerDst, in.Dst, k.dst)
 		switch {
 		case isICMP(k.proto):
-			if in.ICMPID != k.sport {
-				rw.Set |= RewriteInnerSrcPort
-				rw.InnerSrcPort = k.sport
-			}
-		case k.proto == ProtoTCP || k.proto == ProtoUDP || k.proto == ProtoSCTP:
-			if in.SrcPort != k.sport {
-				rw.Set |= RewriteInnerSrcPort
-				rw.InnerSrcPort = k.sport
-			}
-			if in.DstPort != k.dport {
-				rw.Set |= RewriteInnerDstPort
-				rw.InnerDstPort = k.dport
-			}
+			rw.port(RewriteInnerSrcPort, &rw.InnerSrcPort, in.ICMPID, k.sport)
+		case pat:
+			rw.port(RewriteInnerSrcPort, &rw.InnerSrcPort, in.SrcPort, k.sport)
+			rw.port(RewriteInnerDstPort, &rw.InnerDstPort, in.DstPort, k.dport)
 		}
 	} else {
 		switch {
 		case isICMP(k.proto):
-			if p.ICMPID != k.sport {
-				rw.Set |= RewriteSrcPort
-				rw.SrcPort = k.sport
-			}
-		case k.proto == ProtoTCP || k.proto == ProtoUDP || k.proto == ProtoSCTP:
-			if p.SrcPort != k.dport {
-				rw.Set |= RewriteSrcPort
-				rw.SrcPort = k.dport
-			}
-			if p.DstPort != k.sport {
-				rw.Set |= RewriteDstPort
-				rw.DstPort = k.sport
-			}
+			rw.port(RewriteSrcPort, &rw.SrcPort, p.ICMPID, k.sport)
+		case pat:
+			rw.port(RewriteSrcPort, &rw.SrcPort, p.SrcPort, k.dport)
+			rw.port(RewriteDstPort, &rw.DstPort, p.DstPort, k.sport)
 		}
 	}
 	md.Rewrite = rw
+}
+
+// addr sets *field to want, and flag, when the packet's current value differs.
+func (rw *Rewrite) addr(flag uint16, field *netip.Addr, cur, want netip.Addr) {
+	if cur != want {
+		rw.Set |= flag
+		*field = want
+	}
+}
+
+// port is addr for ports and ICMP identifiers.
+func (rw *Rewrite) port(flag uint16, field *uint16, cur, want uint16) {
+	if cur != want {
+		rw.Set |= flag
+		*field = want
+	}
 }

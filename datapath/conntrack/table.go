@@ -214,6 +214,17 @@ func (t *Table) removeLocked(c *conn) bool {
 	return true
 }
 
+// removeAllLocked removes cs and returns how many were still in the index.
+func (t *Table) removeAllLocked(cs []*conn) int {
+	n := 0
+	for _, c := range cs {
+		if t.removeLocked(c) {
+			n++
+		}
+	}
+	return n
+}
+
 // SetZoneLimit caps zone at limit connections (0: only DefaultZoneLimit applies). Existing
 // connections beyond a lowered cap stay; new ones are refused until the zone shrinks.
 func (t *Table) SetZoneLimit(zone uint16, limit int) {
@@ -270,11 +281,7 @@ func (t *Table) Sweep() int {
 				dead = append(dead, e.c)
 			}
 		})
-		for _, c := range dead {
-			if t.removeLocked(c) {
-				removed++
-			}
-		}
+		removed += t.removeAllLocked(dead)
 		t.mu.Unlock()
 	}
 	t.stats[CounterExpired].Add(uint64(removed))
