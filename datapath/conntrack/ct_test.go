@@ -552,3 +552,57 @@ func TestPartialTimeouts(t *testing.T) {
 		}
 	}
 }
+
+func TestNATAddressRange(t *testing.T) {
+	cases := []struct {
+		name     string
+		lo, hi   netip.Addr
+		client   func(i int) netip.Addr
+		persist  bool
+		random   bool
+		spreads  bool // several addresses of the range get used
+		sameAddr bool // one client always gets one address
+	}{
+		{"v4 hash", netip.MustParseAddr("203.0.113.100"), netip.MustParseAddr("203.0.113.103"),
+			func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}) }, false, false, true, false},
+		{"v6 hash", netip.MustParseAddr("2001:db8:1::fffe"), netip.MustParseAddr("2001:db8:1::1:0001"),
+			func(i int) netip.Addr { return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 15: byte(i), 14: byte(i >> 8)}) }, false, false, true, false},
+		{"persistent", netip.MustParseAddr("203.0.113.100"), netip.MustParseAddr("203.0.113.103"),
+			func(int) netip.Addr { return cli }, true, false, false, true},
+		{"random ports", netip.MustParseAddr("203.0.113.100"), netip.MustParseAddr("203.0.113.103"),
+			func(int) netip.Addr { return cli }, true, true, false, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tbl, _ := newTestTable(t, nil)
+			a := Action{Commit: true, NAT: NAT{Kind: NATSrc, MinAddr: c.lo, MaxAddr: c.hi, MinPort: 20000, MaxPort: 20999,
+				Persistent: c.persist, Random: c.random}}
+			if err := a.NAT.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			used := map[netip.Addr]bool{}
+			for i := range 64 {
+				dst := srv
+				if c.lo.Is6() {
+					dst = srv6
+				}
+				md := run(t, tbl, udpPkt(c.client(i), dst, uint16(30000+i), uint16(53+i)), a)
+				got := md.Rewrite.Src
+				if md.Drop != DropNone || got.Less(c.lo) || c.hi.Less(got) {
+					t.Fatalf("connection %d: drop %v, address %v outside %v-%v", i, md.Drop, got, c.lo, c.hi)
+				}
+				if p := md.Rewrite.SrcPort; p < 20000 || p > 20999 {
+					t.Fatalf("connection %d: port %d outside 20000-20999", i, p)
+				}
+				used[got] = true
+			}
+			if c.spreads && len(used) < 2 {
+				t.Errorf("64 clients all mapped to one address of the range")
+			}
+			if c.sameAddr && len(used) != 1 {
+				t.Errorf("one client mapped to %d addresses, want 1", len(used))
+			}
+			checkInvariants(t, tbl)
+		})
+	}
+}
