@@ -566,7 +566,9 @@ func TestNATAddressRange(t *testing.T) {
 		{"v4 hash", netip.MustParseAddr("203.0.113.100"), netip.MustParseAddr("203.0.113.103"),
 			func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}) }, false, false, true, false},
 		{"v6 hash", netip.MustParseAddr("2001:db8:1::fffe"), netip.MustParseAddr("2001:db8:1::1:0001"),
-			func(i int) netip.Addr { return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 15: byte(i), 14: byte(i >> 8)}) }, false, false, true, false},
+			func(i int) netip.Addr {
+				return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 15: byte(i), 14: byte(i >> 8)})
+			}, false, false, true, false},
 		{"persistent", netip.MustParseAddr("203.0.113.100"), netip.MustParseAddr("203.0.113.103"),
 			func(int) netip.Addr { return cli }, true, false, false, true},
 		{"random ports", netip.MustParseAddr("203.0.113.100"), netip.MustParseAddr("203.0.113.103"),
