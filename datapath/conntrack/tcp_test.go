@@ -264,3 +264,61 @@ func TestConfiguredTimeouts(t *testing.T) {
 		t.Fatalf("Sweep after the configured 5s removed %d, want 1", got)
 	}
 }
+
+// TestTCPBulkTransfer plays a Linux-like connection (window scale 7, 1448-byte segments,
+// the sender filling the receiver's window before each ACK, then a close) and expects
+// every segment to be in window.
+func TestTCPBulkTransfer(t *testing.T) {
+	tbl, _ := newTestTable(t, nil)
+	const mss, win = 1448, 502 // 502<<7 = 64256 bytes
+	seg := func(src bool, flags uint8, seq, ack, n uint32) *Packet {
+		p := tcpPkt(cli, srv, 40000, 80, flags, seq, ack, n)
+		if !src {
+			p = tcpPkt(srv, cli, 80, 40000, flags, seq, ack, n)
+		}
+		p.TCPWindow = win
+		return p
+	}
+	syn := seg(true, TCPSyn, 1_000_000, 0, 0)
+	syn.TCPWindow, syn.TCPWScale = 64240, 7
+	synack := seg(false, TCPSyn|TCPAck, 4_000_000_000, 1_000_001, 0) // server ISN wraps
+	synack.TCPWindow, synack.TCPWScale = 65160, 7
+	wantState(t, run(t, tbl, syn, commit), trk|nw)
+	wantState(t, run(t, tbl, synack, track), trk|est|rpl)
+	cs, ss := uint32(1_000_001), uint32(4_000_000_001)
+	wantState(t, run(t, tbl, seg(true, TCPAck, cs, ss, 0), track), trk|est)
+	// 4 MiB from client to server, one window of segments per ACK.
+	for sent := 0; sent < 4<<20; {
+		flight := 0
+		for flight+mss <= win<<7 {
+			if md := run(t, tbl, seg(true, TCPAck|TCPPsh, cs, ss, mss), track); md.State != trk|est {
+				t.Fatalf("data at offset %d: %v", sent, md.State)
+			}
+			cs += mss
+			flight += mss
+			sent += mss
+		}
+		if md := run(t, tbl, seg(false, TCPAck, ss, cs, 0), track); md.State != trk|est|rpl {
+			t.Fatalf("ack at offset %d: %v", sent, md.State)
+		}
+	}
+	// A response from the server across the sequence wrap.
+	for range 100 {
+		wantState(t, run(t, tbl, seg(false, TCPAck|TCPPsh, ss, cs, mss), track), trk|est|rpl)
+		ss += mss
+		wantState(t, run(t, tbl, seg(true, TCPAck, cs, ss, 0), track), trk|est)
+	}
+	wantState(t, run(t, tbl, seg(true, TCPFin|TCPAck, cs, ss, 0), track), trk|est)
+	wantState(t, run(t, tbl, seg(false, TCPFin|TCPAck, ss, cs+1, 0), track), trk|est|rpl)
+	wantState(t, run(t, tbl, seg(true, TCPAck, cs+1, ss+1, 0), track), trk|est)
+	if got, want := tcpState(t, tbl), "FIN_WAIT_2/FIN_WAIT_2"; got != want {
+		t.Fatalf("after close: %s, want %s", got, want)
+	}
+	// Beyond the window the receiver advertised: invalid.
+	tbl2, _ := newTestTable(t, nil)
+	run(t, tbl2, syn, commit)
+	run(t, tbl2, synack, track)
+	run(t, tbl2, seg(true, TCPAck, 1_000_001, 4_000_000_001, 0), track)
+	run(t, tbl2, seg(false, TCPAck, 4_000_000_001, 1_000_001, 0), track)
+	wantState(t, run(t, tbl2, seg(true, TCPAck, 1_000_001+win<<7, 4_000_000_001, mss), track), trk|inv)
+}
