@@ -42,7 +42,7 @@ type Subfield struct {
 }
 
 // Output sends the packet to Port (a number or one of the Port* constants). MaxLen is how much
-// of the packet a CONTROLLER output sends (0 means none set: OVS's default 65535 applies).
+// of the packet a CONTROLLER output sends (the parser fills OVS's default, 65535).
 type Output struct {
 	Port   uint32
 	MaxLen uint16
@@ -56,7 +56,7 @@ type OutputReg struct {
 
 // Controller sends the packet to the controller as a packet-in (controller(...)).
 type Controller struct {
-	MaxLen   uint16 // 0: OVS's default (the whole packet)
+	MaxLen   uint16 // 65535 (the default) sends the whole packet
 	Reason   ControllerReason
 	ID       uint16 // controller_id; 0 is the default
 	UserData []byte
@@ -180,7 +180,10 @@ type Learn struct {
 	SendFlowRem   bool
 	DeleteLearned bool
 	Limit         uint32
-	Specs         []LearnSpec
+	// ResultDst, when Bits != 0, is the 1-bit field set to 1 when the learned flow was added
+	// (result_dst=reg0[5]).
+	ResultDst Subfield
+	Specs     []LearnSpec
 }
 
 // LearnSpecKind says what a learn spec does.
