@@ -111,7 +111,8 @@ type CT struct {
 	Table uint8
 	Alg   uint16 // alg=ftp(21)/tftp(69); 0 none
 	NAT   *NAT
-	// Exec are the actions run on the committed connection: SetField on ct_mark/ct_label.
+	// Exec are the actions run on the committed connection: SetField or Move into ct_mark or
+	// ct_label.
 	Exec []Action
 }
 

@@ -705,9 +705,8 @@ func parseCT(v string) (Action, error) {
 				return nil, fmt.Errorf("ct exec: %w", err)
 			}
 			for _, a := range acts {
-				sf, ok := a.(*SetField)
-				if !ok || (sf.Field != FieldCtMark && sf.Field != FieldCtLabel) {
-					return nil, fmt.Errorf("ct exec: %s: only set_field or load of ct_mark and ct_label is allowed", a)
+				if !isCTExecAction(a) {
+					return nil, fmt.Errorf("ct exec: %s: only set_field, load or move into ct_mark and ct_label is allowed", a)
 				}
 			}
 			c.Exec = acts
@@ -716,6 +715,18 @@ func parseCT(v string) (Action, error) {
 		}
 	}
 	return c, nil
+}
+
+// isCTExecAction reports whether a is allowed inside ct(exec(...)): a write to ct_mark or
+// ct_label.
+func isCTExecAction(a Action) bool {
+	switch a := a.(type) {
+	case *SetField:
+		return a.Field == FieldCtMark || a.Field == FieldCtLabel
+	case *Move:
+		return a.Dst.Field == FieldCtMark || a.Dst.Field == FieldCtLabel
+	}
+	return false
 }
 
 func startsWithDigit(s string) bool { return s != "" && s[0] >= '0' && s[0] <= '9' }

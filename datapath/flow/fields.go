@@ -110,7 +110,7 @@ func init() {
 	s(FieldCtTpDst, "ct_tp_dst", "NXM_NX_CT_TP_DST", 16, kindDec, preCTProto, true, false)
 	s(FieldEthType, "eth_type", "NXM_OF_ETH_TYPE", 16, kindHex, preNone, false, false, "dl_type", "OXM_OF_ETH_TYPE")
 	s(FieldVLANTCI, "vlan_tci", "NXM_OF_VLAN_TCI", 16, kindHex, preNone, true, true)
-	s(FieldVLANVID, "vlan_vid", "OXM_OF_VLAN_VID", 12, kindDec, preNone, true, true)
+	s(FieldVLANVID, "vlan_vid", "OXM_OF_VLAN_VID", 13, kindDec, preNone, true, true)
 	s(FieldVLANPCP, "vlan_pcp", "OXM_OF_VLAN_PCP", 3, kindDec, preVLAN, false, true)
 	s(FieldEthSrc, "eth_src", "NXM_OF_ETH_SRC", 48, kindMAC, preNone, true, true, "dl_src", "OXM_OF_ETH_SRC")
 	s(FieldEthDst, "eth_dst", "NXM_OF_ETH_DST", 48, kindMAC, preNone, true, true, "dl_dst", "OXM_OF_ETH_DST")

@@ -328,13 +328,12 @@ func checkCT(c *CT, m *Match, vlan int) error {
 		return errors.New("ct: exec requires commit")
 	}
 	for _, a := range c.Exec {
-		sf, ok := a.(*SetField)
-		if !ok || (sf.Field != FieldCtMark && sf.Field != FieldCtLabel) {
-			return fmt.Errorf("ct exec: %s: only set_field or load of ct_mark and ct_label is allowed", a)
+		if !isCTExecAction(a) {
+			return fmt.Errorf("ct exec: %s: only set_field, load or move into ct_mark and ct_label is allowed", a)
 		}
-		if sf.Value.andNot(sf.Mask) != (Value{}) {
-			return fmt.Errorf("ct exec: %s: value has bits outside its mask", sf)
-		}
+	}
+	if err := checkActions(c.Exec, m, vlan); err != nil {
+		return fmt.Errorf("ct exec: %w", err)
 	}
 	switch c.Alg {
 	case 0:
