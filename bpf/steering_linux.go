@@ -176,8 +176,9 @@ func (s *Steering) Interfaces() (map[int]InterfaceConfig, error) {
 
 // SetSocket puts the AF_XDP socket fd into XSKMAP slot: it receives the frames of the
 // interface and queue whose SlotBase+queue equals slot. The socket must be bound to exactly that
-// interface and queue, or the kernel drops the redirected frames. The map holds its own
-// reference: the caller may close fd afterwards.
+// interface and queue, or the kernel drops the redirected frames. The map does not keep the
+// socket alive: closing the socket (or the death of its process) empties the slot, and the
+// slot's frames go to the kernel again.
 func (s *Steering) SetSocket(slot uint32, fd int) error {
 	if slot >= s.opts.MaxSockets {
 		return fmt.Errorf("set socket slot %d: %w: the socket map has %d slots", slot, ErrInvalidConfig, s.opts.MaxSockets)
