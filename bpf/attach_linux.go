@@ -9,6 +9,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // AttachMode selects how the program is attached to an interface.
@@ -44,6 +45,10 @@ func (m AttachMode) flags() link.XDPAttachFlags {
 	return link.XDPGenericMode
 }
 
+// ErrInterfaceBusy is wrapped by Attach's error when the interface already has an XDP program:
+// there is only one per interface, so an OVS afxdp port (libxdp) and Sluice cannot share a netdev.
+var ErrInterfaceBusy = errors.New("interface already has an xdp program")
+
 // Attachment is the steering program attached to one interface through a bpf_link.
 type Attachment struct {
 	// Ifindex is the interface the program is attached to.
@@ -74,7 +79,7 @@ func (s *Steering) Attach(ifindex int, mode AttachMode) (*Attachment, error) {
 			return &Attachment{Ifindex: ifindex, Mode: AttachNative, link: l}, nil
 		}
 		var pe *PermissionError
-		if errors.As(err, &pe) {
+		if errors.As(err, &pe) || errors.Is(err, ErrInterfaceBusy) {
 			return nil, fmt.Errorf("attach xdp to %s: %w", name, err)
 		}
 		s.opts.Logger.Info("native xdp unavailable, using generic xdp", "interface", name, "error", err)
@@ -89,6 +94,9 @@ func (s *Steering) Attach(ifindex int, mode AttachMode) (*Attachment, error) {
 
 func attachXDP(prog *ebpf.Program, ifindex int, mode AttachMode) (link.Link, error) {
 	l, err := link.AttachXDP(link.XDPOptions{Program: prog, Interface: ifindex, Flags: mode.flags()})
+	if errors.Is(err, unix.EEXIST) || errors.Is(err, unix.EBUSY) {
+		return nil, fmt.Errorf("%w: %w", ErrInterfaceBusy, err)
+	}
 	if err != nil {
 		feature := "generic XDP bpf_link (Linux 5.9)"
 		if mode == AttachNative {
