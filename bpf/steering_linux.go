@@ -112,7 +112,7 @@ func Load(opts Options) (*Steering, error) {
 }
 
 // Close releases the program and map handles. Attached links keep the program running, and
-// pinned maps stay on bpffs.
+// pinned maps stay on bpffs. No other method may run concurrently with or after Close.
 func (s *Steering) Close() error {
 	if err := s.objs.Close(); err != nil {
 		return fmt.Errorf("close steering objects: %w", err)
