@@ -93,23 +93,6 @@ func TestPrivilegedAttach(t *testing.T) {
 	}
 	pins := pinDir(t)
 
-	// ping sends 5 echo requests; each subtest checks its counter grew by at least 5, which
-	// the ARP and IPv6 link-local frames also crossing the link cannot reach on their own.
-	ping := func(t *testing.T) {
-		t.Helper()
-		if out, err := nsB.Exec("ping", "-c", "5", "-i", "0.05", "-W", "2", "192.0.2.1"); err != nil {
-			t.Fatalf("ping through the steering program: %v\n%s", err, out)
-		}
-	}
-	counters := func(t *testing.T) Counters {
-		t.Helper()
-		c, err := s.Counters()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-
 	var veth *Attachment
 	outer := t // the veth attachment lives through all subtests
 	t.Run("auto attaches native on veth", func(t *testing.T) {
@@ -136,28 +119,39 @@ func TestPrivilegedAttach(t *testing.T) {
 		t.Logf("refused as expected: %v", err)
 	})
 
+	// pingCounts pings and checks that the counter read by get grew by at least the 5 echo
+	// requests, which the ARP and IPv6 link-local frames also crossing the link cannot reach on
+	// their own.
+	pingCounts := func(t *testing.T, s *Steering, name string, get func(Counters) uint64) {
+		t.Helper()
+		before, err := s.Counters()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, err := nsB.Exec("ping", "-c", "5", "-i", "0.05", "-W", "2", "192.0.2.1"); err != nil {
+			t.Fatalf("ping through the steering program: %v\n%s", err, out)
+		}
+		after, err := s.Counters()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if get(after) < get(before)+5 {
+			t.Errorf("%s: got %d -> %d, want at least 5 more (the echo requests)", name, get(before), get(after))
+		}
+	}
+
 	t.Run("traffic wanted by the datapath falls back to the kernel without a socket", func(t *testing.T) {
 		if err := s.SetInterface(va.Index, InterfaceConfig{Mode: ModeAll}); err != nil {
 			t.Fatal(err)
 		}
-		before := counters(t)
-		ping(t)
-		after := counters(t)
-		if after.PassedNoSocket < before.PassedNoSocket+5 {
-			t.Errorf("passed_no_socket: got %d -> %d, want at least 5 more (the echo requests)", before.PassedNoSocket, after.PassedNoSocket)
-		}
+		pingCounts(t, s, "passed_no_socket", func(c Counters) uint64 { return c.PassedNoSocket })
 	})
 
 	t.Run("traffic for a kernel-owned address passes as kernel-owned", func(t *testing.T) {
 		if err := s.AddKernelOwned(netip.MustParsePrefix("192.0.2.1/32")); err != nil {
 			t.Fatal(err)
 		}
-		before := counters(t)
-		ping(t)
-		after := counters(t)
-		if after.PassedKernelOwned < before.PassedKernelOwned+5 {
-			t.Errorf("passed_kernel_owned: got %d -> %d, want at least 5 more", before.PassedKernelOwned, after.PassedKernelOwned)
-		}
+		pingCounts(t, s, "passed_kernel_owned", func(c Counters) uint64 { return c.PassedKernelOwned })
 	})
 
 	t.Run("auto attach on a busy interface does not fall back", func(t *testing.T) {
@@ -227,18 +221,7 @@ func TestPrivilegedAttach(t *testing.T) {
 			t.Errorf("adopted: got ifindex %d mode %v, want %d native", adopted.Ifindex, adopted.Mode, va.Index)
 		}
 		// The new program has its own, empty maps: the interface is unconfigured for it.
-		before, err := s2.Counters()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ping(t)
-		after, err := s2.Counters()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if after.PassedNoConfig < before.PassedNoConfig+5 {
-			t.Errorf("the new program did not take over: passed_no_config %d -> %d", before.PassedNoConfig, after.PassedNoConfig)
-		}
+		pingCounts(t, s2, "passed_no_config of the new program", func(c Counters) uint64 { return c.PassedNoConfig })
 		if err := adopted.Detach(); err != nil {
 			t.Fatal(err)
 		}

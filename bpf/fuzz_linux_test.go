@@ -1,11 +1,9 @@
 package bpf
 
 import (
-	"net/netip"
 	"testing"
 
 	"github.com/sluicenet/sluice/internal/testutil"
-	"golang.org/x/sys/unix"
 )
 
 // FuzzProgram runs the steering program on arbitrary frames (through BPF_PROG_TEST_RUN) and
@@ -15,32 +13,8 @@ import (
 // context), configured in the program's private maps with the mode the input selects.
 func FuzzProgram(f *testing.F) {
 	testutil.RequirePrivileged(f)
-	s, err := Load(Options{MaxSockets: 4})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { s.Close() })
-	for _, p := range []string{kernelOwned4 + "/32", kernelOwned6 + "/128"} {
-		if err := s.AddKernelOwned(netip.MustParsePrefix(p)); err != nil {
-			f.Fatal(err)
-		}
-	}
-	for _, p := range []string{ownedCIDR4, ownedCIDR6} {
-		if err := s.AddOwnedPrefix(netip.MustParsePrefix(p)); err != nil {
-			f.Fatal(err)
-		}
-	}
-	if err := s.AddTunnelPort(6081); err != nil {
-		f.Fatal(err)
-	}
-	fd, err := unix.Socket(unix.AF_XDP, unix.SOCK_RAW, 0)
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { unix.Close(fd) })
-	if err := s.SetSocket(0, fd); err != nil {
-		f.Fatal(err)
-	}
+	s := loadWithRules(f, 4)
+	addSocket(f, s, 0)
 	for _, frame := range [][]byte{
 		ether(etherIPv4, ipv4("198.51.100.7", protoUDP, udp(6081))),
 		ether(etherIPv6, ipv6("2001:db8:2::7", protoHopOpts, hopByHop(protoTCP, tcp(30080)))),

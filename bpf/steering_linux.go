@@ -160,15 +160,8 @@ func (s *Steering) RemoveInterface(ifindex int) error {
 // with pinned maps it tells the caller what to reconcile.
 func (s *Steering) Interfaces() (map[int]InterfaceConfig, error) {
 	out := make(map[int]InterfaceConfig)
-	var (
-		k uint32
-		v steerIfaceConfig
-	)
-	it := s.objs.Ifaces.Iterate()
-	for it.Next(&k, &v) {
-		out[int(k)] = decodeInterfaceConfig(v)
-	}
-	if err := it.Err(); err != nil {
+	err := walk(s.objs.Ifaces, func(k uint32, v steerIfaceConfig) { out[int(k)] = decodeInterfaceConfig(v) })
+	if err != nil {
 		return nil, fmt.Errorf("list interfaces: %w", err)
 	}
 	return out, nil
@@ -243,16 +236,8 @@ func (s *Steering) DeleteTunnelPort(port uint16) error {
 
 // TunnelPorts lists the tunnel ports.
 func (s *Steering) TunnelPorts() ([]uint16, error) {
-	var (
-		out []uint16
-		k   uint16
-		v   uint8
-	)
-	it := s.objs.TunnelPorts.Iterate()
-	for it.Next(&k, &v) {
-		out = append(out, k)
-	}
-	if err := it.Err(); err != nil {
+	var out []uint16
+	if err := walk(s.objs.TunnelPorts, func(k uint16, _ uint8) { out = append(out, k) }); err != nil {
 		return nil, fmt.Errorf("list tunnel ports: %w", err)
 	}
 	return out, nil
@@ -293,19 +278,24 @@ func deletePrefix(m *ebpf.Map, p netip.Prefix, op string) error {
 }
 
 func listPrefixes(m *ebpf.Map, op string) ([]netip.Prefix, error) {
-	var (
-		out []netip.Prefix
-		k   steerPrefixKey
-		v   uint8
-	)
-	it := m.Iterate()
-	for it.Next(&k, &v) {
-		out = append(out, prefixFromKey(k))
-	}
-	if err := it.Err(); err != nil {
+	var out []netip.Prefix
+	if err := walk(m, func(k steerPrefixKey, _ uint8) { out = append(out, prefixFromKey(k)) }); err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	return out, nil
+}
+
+// walk calls fn for every entry of m.
+func walk[K, V any](m *ebpf.Map, fn func(K, V)) error {
+	var (
+		k K
+		v V
+	)
+	it := m.Iterate()
+	for it.Next(&k, &v) {
+		fn(k, v)
+	}
+	return it.Err()
 }
 
 // deleteKey deletes key from m; a missing key is success, so deletes are idempotent.

@@ -47,15 +47,53 @@ var (
 	nodePortMax  = uint16(32767)
 )
 
+// loadWithRules loads a private program (no pins) with the rules every program test shares:
+// kernel-owned kernelOwned4/6, owned ownedCIDR4/6, tunnel ports 6081 and 4789.
+func loadWithRules(tb testing.TB, maxSockets uint32) *Steering {
+	tb.Helper()
+	s, err := Load(Options{MaxSockets: maxSockets})
+	if err != nil {
+		tb.Fatalf("load: %v", err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	for _, p := range []string{kernelOwned4 + "/32", kernelOwned6 + "/128"} {
+		if err := s.AddKernelOwned(netip.MustParsePrefix(p)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	for _, p := range []string{ownedCIDR4, ownedCIDR6} {
+		if err := s.AddOwnedPrefix(netip.MustParsePrefix(p)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	for _, port := range []uint16{6081, 4789} {
+		if err := s.AddTunnelPort(port); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return s
+}
+
+// addSocket puts an (unbound) AF_XDP socket into slot: enough for bpf_redirect_map to find an
+// entry and return XDP_REDIRECT in a test run, which never delivers the frame. The socket stays
+// open until tb ends (closing it would empty the slot).
+func addSocket(tb testing.TB, s *Steering, slot uint32) {
+	tb.Helper()
+	fd, err := unix.Socket(unix.AF_XDP, unix.SOCK_RAW, 0)
+	if err != nil {
+		tb.Fatalf("AF_XDP socket: %v", err)
+	}
+	tb.Cleanup(func() { unix.Close(fd) })
+	if err := s.SetSocket(slot, fd); err != nil {
+		tb.Fatalf("set socket %d: %v", slot, err)
+	}
+}
+
 func newProgRig(t *testing.T) *progRig {
 	t.Helper()
-	s, err := Load(Options{MaxSockets: 16})
-	if err != nil {
-		t.Fatalf("load: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := loadWithRules(t, 16)
 	r := &progRig{s: s, ns: testutil.NewNetNS(t, "stp")}
-	err = r.ns.Do(func() error {
+	err := r.ns.Do(func() error {
 		for _, d := range []struct {
 			name string
 			idx  *int
@@ -76,42 +114,17 @@ func newProgRig(t *testing.T) *progRig {
 		t.Fatalf("create test interfaces: %v", err)
 	}
 
-	must := func(what string, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
+	if err := s.SetInterface(r.pod, InterfaceConfig{Mode: ModeAll, SlotBase: podSlotBase, Queues: 2}); err != nil {
+		t.Fatal(err)
 	}
-	must("set pod", s.SetInterface(r.pod, InterfaceConfig{Mode: ModeAll, SlotBase: podSlotBase, Queues: 2}))
-	must("set uplink", s.SetInterface(r.uplink, InterfaceConfig{Mode: ModeSelective, SlotBase: uplinkSlotBase, Queues: 2,
-		NodePortMin: nodePortMin, NodePortMax: nodePortMax}))
-	for _, p := range []string{kernelOwned4 + "/32", kernelOwned6 + "/128"} {
-		must("add kernel-owned", s.AddKernelOwned(netip.MustParsePrefix(p)))
+	if err := s.SetInterface(r.uplink, InterfaceConfig{Mode: ModeSelective, SlotBase: uplinkSlotBase, Queues: 2,
+		NodePortMin: nodePortMin, NodePortMax: nodePortMax}); err != nil {
+		t.Fatal(err)
 	}
-	for _, p := range []string{ownedCIDR4, ownedCIDR6} {
-		must("add owned", s.AddOwnedPrefix(netip.MustParsePrefix(p)))
-	}
-	must("add geneve", s.AddTunnelPort(6081))
-	must("add vxlan", s.AddTunnelPort(4789))
 	for _, slot := range []uint32{podSlotBase, podSlotBase + 1, uplinkSlotBase} {
-		r.addSocket(t, slot)
+		addSocket(t, s, slot)
 	}
 	return r
-}
-
-// addSocket puts an (unbound) AF_XDP socket into slot: enough for bpf_redirect_map to find an
-// entry and return XDP_REDIRECT in a test run, which never delivers the frame. The socket stays
-// open until the test ends (closing it would empty the slot).
-func (r *progRig) addSocket(t *testing.T, slot uint32) {
-	t.Helper()
-	fd, err := unix.Socket(unix.AF_XDP, unix.SOCK_RAW, 0)
-	if err != nil {
-		t.Fatalf("AF_XDP socket: %v", err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	if err := r.s.SetSocket(slot, fd); err != nil {
-		t.Fatalf("set socket %d: %v", slot, err)
-	}
 }
 
 // run runs the program once on frame as if received on ifindex/queue and returns its action.
@@ -322,7 +335,7 @@ func TestPrivilegedProgramReconfiguration(t *testing.T) {
 	})
 	outer := t // the restored socket must outlive the subtest
 	t.Run("restored socket takes frames again", func(t *testing.T) {
-		r.addSocket(outer, podSlotBase)
+		addSocket(outer, r.s, podSlotBase)
 		r.expect(t, r.pod, 0, toPod, xdpRedirect, counterRedirected)
 	})
 	t.Run("deleted owned prefix passes", func(t *testing.T) {
@@ -437,27 +450,11 @@ func samePrefixes(got []netip.Prefix, want ...string) bool {
 // (the kernel repeats the frame and reports the mean), for the common verdicts.
 func BenchmarkPrivilegedProgram(b *testing.B) {
 	testutil.RequirePrivileged(b)
-	s, err := Load(Options{MaxSockets: 16})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.Close() })
+	s := loadWithRules(b, 16)
+	addSocket(b, s, 0)
 	// A test run without a context uses the loopback device (ifindex 1) of the caller's
-	// namespace as the ingress interface: configure that ifindex in this private map set.
-	if err := s.AddKernelOwned(netip.MustParsePrefix(kernelOwned4 + "/32")); err != nil {
-		b.Fatal(err)
-	}
-	if err := s.AddTunnelPort(6081); err != nil {
-		b.Fatal(err)
-	}
-	fd, err := unix.Socket(unix.AF_XDP, unix.SOCK_RAW, 0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { unix.Close(fd) })
-	if err := s.SetSocket(0, fd); err != nil {
-		b.Fatal(err)
-	}
+	// namespace as the ingress interface: each case configures that ifindex in this private
+	// map set.
 	for _, bc := range []struct {
 		name  string
 		mode  Mode
