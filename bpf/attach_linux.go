@@ -102,7 +102,7 @@ func attachXDP(prog *ebpf.Program, ifindex int, mode AttachMode) (link.Link, err
 		if mode == AttachNative {
 			feature = "native XDP in the driver of " + ifaceName(ifindex)
 		}
-		return nil, classify(err, "attach "+mode.String()+" xdp", needAttach, feature)
+		return nil, classify(err, needAttach, feature)
 	}
 	return l, nil
 }
@@ -114,7 +114,7 @@ func attachXDP(prog *ebpf.Program, ifindex int, mode AttachMode) (link.Link, err
 func (s *Steering) LoadPinnedAttachment(path string) (*Attachment, error) {
 	l, err := link.LoadPinnedLink(path, nil)
 	if err != nil {
-		return nil, classify(fmt.Errorf("load pinned xdp link %s: %w", path, err), "load pinned link", needLoad, "")
+		return nil, fmt.Errorf("load pinned xdp link %s: %w", path, classify(err, needLoad, ""))
 	}
 	info, err := l.Info()
 	if err != nil {
@@ -167,7 +167,7 @@ func attachedMode(ifindex int) (AttachMode, error) {
 // process exits, until Unpin (or Detach) and the last reference are gone.
 func (a *Attachment) Pin(path string) error {
 	if err := a.link.Pin(path); err != nil {
-		return classify(fmt.Errorf("pin xdp link of ifindex %d at %s: %w", a.Ifindex, path, err), "pin link", needLoad, "")
+		return fmt.Errorf("pin xdp link of ifindex %d at %s: %w", a.Ifindex, path, classify(err, needLoad, ""))
 	}
 	a.pinned = path
 	return nil

@@ -28,7 +28,7 @@ func EnsureBPFFS(dir string) error {
 				return fmt.Errorf("mount bpffs at %s: %w", BPFFSRoot, err)
 			}
 			if err := unix.Mount("bpf", BPFFSRoot, "bpf", 0, "mode=0700"); err != nil {
-				return classify(fmt.Errorf("mount bpffs at %s: %w", BPFFSRoot, err), "mount bpffs", needMount, "")
+				return fmt.Errorf("mount bpffs at %s: %w", BPFFSRoot, classify(err, needMount, ""))
 			}
 		}
 	}

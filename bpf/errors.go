@@ -19,19 +19,18 @@ func (e *FeatureError) Error() string {
 // Unwrap returns the underlying error.
 func (e *FeatureError) Unwrap() error { return e.Err }
 
-// PermissionError reports an operation the kernel refused for lack of privilege.
+// PermissionError reports an operation the kernel refused for lack of privilege; the
+// operation is named by the error that wraps it.
 type PermissionError struct {
-	// Op is the refused operation, e.g. "load xdp program".
-	Op string
 	// Need names the capabilities that would allow it.
 	Need string
 	// Err is the error the kernel returned (EPERM or EACCES).
 	Err error
 }
 
-// Error names the operation and the capabilities it needs.
+// Error names the capabilities the operation needs.
 func (e *PermissionError) Error() string {
-	return fmt.Sprintf("%s: permission denied (needs %s): %v", e.Op, e.Need, e.Err)
+	return fmt.Sprintf("permission denied (needs %s): %v", e.Need, e.Err)
 }
 
 // Unwrap returns the underlying error.

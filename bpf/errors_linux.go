@@ -2,7 +2,6 @@ package bpf
 
 import (
 	"errors"
-	"os"
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
@@ -15,19 +14,23 @@ const (
 	needMount  = "CAP_SYS_ADMIN"
 )
 
-// classify turns a kernel refusal into a *PermissionError or *FeatureError; other errors are
-// returned unchanged. A verifier rejection is never a permission problem even though the kernel
-// reports it as EACCES.
-func classify(err error, op, need, feature string) error {
+// classify turns a kernel refusal into a *PermissionError (naming the capabilities in need) or,
+// when feature is set, a *FeatureError; other errors are returned unchanged. A verifier
+// rejection is never a permission problem even though the kernel reports it as EACCES. The
+// caller wraps the result with the operation.
+func classify(err error, need, feature string) error {
 	if err == nil {
 		return nil
 	}
+	// cilium/ebpf wraps every failed BPF_PROG_LOAD in a VerifierError, EPERM included; the
+	// verifier itself rejects with EACCES or EINVAL.
 	var ve *ebpf.VerifierError
-	if errors.As(err, &ve) {
-		return err
+	isVerifier := errors.As(err, &ve)
+	if errors.Is(err, unix.EPERM) || (!isVerifier && errors.Is(err, unix.EACCES)) {
+		return &PermissionError{Need: need, Err: err}
 	}
-	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) || errors.Is(err, os.ErrPermission) {
-		return &PermissionError{Op: op, Need: need, Err: err}
+	if isVerifier {
+		return err
 	}
 	if feature != "" && (errors.Is(err, ebpf.ErrNotSupported) || errors.Is(err, unix.EOPNOTSUPP) ||
 		errors.Is(err, unix.ENOTSUP) || errors.Is(err, errENOTSUPP)) {

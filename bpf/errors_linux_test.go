@@ -24,11 +24,13 @@ func TestClassify(t *testing.T) {
 		{name: "ErrNotSupported is a missing feature", err: fmt.Errorf("probe: %w", ebpf.ErrNotSupported), feature: "XSKMAP", wantFeature: true},
 		{name: "kernel ENOTSUPP is a missing feature", err: errENOTSUPP, feature: "x", wantFeature: true},
 		{name: "EOPNOTSUPP without a feature name stays as it is", err: unix.EOPNOTSUPP},
+		{name: "EPERM from a program load is a permission error", err: &ebpf.VerifierError{Cause: unix.EPERM}, wantPerm: true},
+		{name: "EACCES from the verifier is a rejection, not a permission error", err: &ebpf.VerifierError{Cause: unix.EACCES}},
 		{name: "EINVAL stays as it is", err: unix.EINVAL, feature: "x"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := classify(tt.err, "op", "CAP_X", tt.feature)
+			got := classify(tt.err, "CAP_X", tt.feature)
 			var pe *PermissionError
 			var fe *FeatureError
 			if errors.As(got, &pe) != tt.wantPerm {
@@ -43,16 +45,16 @@ func TestClassify(t *testing.T) {
 		})
 	}
 	t.Run("nil stays nil", func(t *testing.T) {
-		if err := classify(nil, "op", "CAP_X", "x"); err != nil {
+		if err := classify(nil, "CAP_X", "x"); err != nil {
 			t.Fatalf("got %v", err)
 		}
 	})
 	t.Run("messages name the capability and the feature", func(t *testing.T) {
-		if got, want := classify(unix.EPERM, "load xdp program", needLoad, "").Error(),
-			"load xdp program: permission denied (needs CAP_BPF (or CAP_SYS_ADMIN)): operation not permitted"; got != want {
+		if got, want := classify(unix.EPERM, needLoad, "").Error(),
+			"permission denied (needs CAP_BPF (or CAP_SYS_ADMIN)): operation not permitted"; got != want {
 			t.Errorf("got %q, want %q", got, want)
 		}
-		if got, want := classify(unix.EOPNOTSUPP, "attach", needAttach, "native XDP in the driver of br0").Error(),
+		if got, want := classify(unix.EOPNOTSUPP, needAttach, "native XDP in the driver of br0").Error(),
 			"kernel feature unavailable: native XDP in the driver of br0: operation not supported"; got != want {
 			t.Errorf("got %q, want %q", got, want)
 		}

@@ -70,17 +70,20 @@ type Steering struct {
 // missing privileges a *PermissionError.
 func Load(opts Options) (*Steering, error) {
 	opts = opts.withDefaults()
-	if err := rlimit.RemoveMemlock(); err != nil {
-		return nil, classify(fmt.Errorf("remove memlock limit: %w", err), "remove memlock limit", "CAP_SYS_RESOURCE", "")
-	}
+	// Probe first: without CAP_BPF they fail with a clear permission error, while the memlock
+	// adjustment below would fail with a misleading one.
 	if err := features.HaveProgramType(ebpf.XDP); err != nil {
-		return nil, classify(fmt.Errorf("probe xdp programs: %w", err), "probe xdp programs", needLoad, "XDP programs (Linux 4.8)")
+		return nil, fmt.Errorf("probe xdp programs: %w", classify(err, needLoad, "XDP programs (Linux 4.8)"))
 	}
 	if err := features.HaveMapType(ebpf.XSKMap); err != nil {
-		return nil, classify(fmt.Errorf("probe xskmap: %w", err), "probe xskmap", needLoad, "XSKMAP (Linux 4.18, CONFIG_XDP_SOCKETS)")
+		return nil, fmt.Errorf("probe xskmap: %w", classify(err, needLoad, "XSKMAP (Linux 4.18, CONFIG_XDP_SOCKETS)"))
 	}
 	if err := features.HaveMapType(ebpf.LPMTrie); err != nil {
-		return nil, classify(fmt.Errorf("probe lpm trie: %w", err), "probe lpm trie", needLoad, "LPM trie maps (Linux 4.11)")
+		return nil, fmt.Errorf("probe lpm trie: %w", classify(err, needLoad, "LPM trie maps (Linux 4.11)"))
+	}
+	// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; later ones make this a no-op.
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return nil, fmt.Errorf("remove memlock limit: %w", classify(err, "CAP_SYS_RESOURCE", ""))
 	}
 
 	spec, err := loadSteer()
@@ -106,7 +109,7 @@ func Load(opts Options) (*Steering, error) {
 		return nil, fmt.Errorf("load steering program: pinned maps under %s do not match this build or these options (remove them to start afresh): %w", opts.PinPath, err)
 	}
 	if err != nil {
-		return nil, classify(fmt.Errorf("load steering program: %w", err), "load xdp program", needLoad, "")
+		return nil, fmt.Errorf("load steering program: %w", classify(err, needLoad, ""))
 	}
 	return s, nil
 }
@@ -177,7 +180,7 @@ func (s *Steering) SetSocket(slot uint32, fd int) error {
 		return fmt.Errorf("set socket slot %d: %w: the socket map has %d slots", slot, ErrInvalidConfig, s.opts.MaxSockets)
 	}
 	if err := s.objs.Xsks.Put(slot, uint32(fd)); err != nil {
-		return classify(fmt.Errorf("set socket slot %d: %w", slot, err), "update xskmap", needLoad, "")
+		return fmt.Errorf("set socket slot %d: %w", slot, classify(err, needLoad, ""))
 	}
 	return nil
 }
