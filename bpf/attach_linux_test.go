@@ -63,6 +63,27 @@ func attachIn(t *testing.T, s *Steering, ns *testutil.NetNS, ifindex int, mode A
 	return a, err
 }
 
+// pingCounts pings 192.0.2.1 five times from ns and checks that the counter read by get grew by
+// at least the 5 echo requests, which the ARP and IPv6 link-local frames also crossing the link
+// cannot reach on their own.
+func pingCounts(t *testing.T, from *testutil.NetNS, s *Steering, name string, get func(Counters) uint64) {
+	t.Helper()
+	before, err := s.Counters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := from.Exec("ping", "-c", "5", "-i", "0.05", "-W", "2", "192.0.2.1"); err != nil {
+		t.Fatalf("ping through the steering program: %v\n%s", err, out)
+	}
+	after, err := s.Counters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if get(after) < get(before)+5 {
+		t.Errorf("%s: got %d -> %d, want at least 5 more (the echo requests)", name, get(before), get(after))
+	}
+}
+
 func TestPrivilegedAttach(t *testing.T) {
 	testutil.RequirePrivileged(t)
 	s, err := Load(Options{})
@@ -119,39 +140,18 @@ func TestPrivilegedAttach(t *testing.T) {
 		t.Logf("refused as expected: %v", err)
 	})
 
-	// pingCounts pings and checks that the counter read by get grew by at least the 5 echo
-	// requests, which the ARP and IPv6 link-local frames also crossing the link cannot reach on
-	// their own.
-	pingCounts := func(t *testing.T, s *Steering, name string, get func(Counters) uint64) {
-		t.Helper()
-		before, err := s.Counters()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if out, err := nsB.Exec("ping", "-c", "5", "-i", "0.05", "-W", "2", "192.0.2.1"); err != nil {
-			t.Fatalf("ping through the steering program: %v\n%s", err, out)
-		}
-		after, err := s.Counters()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if get(after) < get(before)+5 {
-			t.Errorf("%s: got %d -> %d, want at least 5 more (the echo requests)", name, get(before), get(after))
-		}
-	}
-
 	t.Run("traffic wanted by the datapath falls back to the kernel without a socket", func(t *testing.T) {
 		if err := s.SetInterface(va.Index, InterfaceConfig{Mode: ModeAll}); err != nil {
 			t.Fatal(err)
 		}
-		pingCounts(t, s, "passed_no_socket", func(c Counters) uint64 { return c.PassedNoSocket })
+		pingCounts(t, nsB, s, "passed_no_socket", func(c Counters) uint64 { return c.PassedNoSocket })
 	})
 
 	t.Run("traffic for a kernel-owned address passes as kernel-owned", func(t *testing.T) {
 		if err := s.AddKernelOwned(netip.MustParsePrefix("192.0.2.1/32")); err != nil {
 			t.Fatal(err)
 		}
-		pingCounts(t, s, "passed_kernel_owned", func(c Counters) uint64 { return c.PassedKernelOwned })
+		pingCounts(t, nsB, s, "passed_kernel_owned", func(c Counters) uint64 { return c.PassedKernelOwned })
 	})
 
 	t.Run("auto attach on a busy interface does not fall back", func(t *testing.T) {
@@ -221,7 +221,7 @@ func TestPrivilegedAttach(t *testing.T) {
 			t.Errorf("adopted: got ifindex %d mode %v, want %d native", adopted.Ifindex, adopted.Mode, va.Index)
 		}
 		// The new program has its own, empty maps: the interface is unconfigured for it.
-		pingCounts(t, s2, "passed_no_config of the new program", func(c Counters) uint64 { return c.PassedNoConfig })
+		pingCounts(t, nsB, s2, "passed_no_config of the new program", func(c Counters) uint64 { return c.PassedNoConfig })
 		if err := adopted.Detach(); err != nil {
 			t.Fatal(err)
 		}
