@@ -10,11 +10,20 @@ import (
 // connections the clock jumps past their timeout and Sweep clears them, off the timer, so
 // memory stays bounded.
 func BenchmarkCommit(b *testing.B) {
-	for _, nat := range []bool{false, true} {
-		b.Run(map[bool]string{false: "plain", true: "snat"}[nat], func(b *testing.B) {
+	cases := []struct {
+		name     string
+		nat      bool
+		manyDsts bool
+	}{
+		{"plain", false, true},
+		{"snat many destinations", true, true},
+		{"snat one destination half full", true, false}, // the port search's worst case
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
 			tbl, clk := newTestTable(b, func(o *Options) { o.MaxConns = 1 << 20 })
 			a := commit
-			if nat {
+			if c.nat {
 				a.NAT = NAT{Kind: NATSrc, MinAddr: natIP, MaxAddr: natIP}
 			}
 			p := udpPkt(cli, srv, 0, 53)
@@ -31,6 +40,9 @@ func BenchmarkCommit(b *testing.B) {
 				}
 				p.Src = netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
 				p.SrcPort = uint16(32768 + mix(0, uint64(i))%28232) // Linux's ephemeral range
+				if c.manyDsts {
+					p.Dst = netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)})
+				}
 				md = Meta{}
 				tbl.Process(p, &a, &md)
 			}
