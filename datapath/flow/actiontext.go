@@ -419,6 +419,9 @@ func parseController(v string, paren bool) (Action, error) {
 			if c.UserData, err = parseHexBytes(e.value); err != nil {
 				return nil, fmt.Errorf("userdata: %w", err)
 			}
+			if len(c.UserData) == 0 {
+				c.UserData = nil
+			}
 		case "pause":
 			c.Pause = true
 		case "meter_id":
@@ -470,7 +473,7 @@ func parseSetValue(f Field, s string) (Value, Value, error) {
 		v, m, err := parseValue(f, s)
 		return v, m, err
 	}
-	if sp.kind == kindHex || sp.kind == kindDec {
+	if sp.kind == kindHex || sp.kind == kindDec || (sp.kind == kindPort && strings.Contains(s, "/")) {
 		vs, ms, masked := strings.Cut(s, "/")
 		v, err := parseInt(vs)
 		if err != nil {
@@ -592,6 +595,9 @@ func parseResubmit(v string, paren bool) (Action, error) {
 		p, err := parsePort(v)
 		if err != nil {
 			return nil, fmt.Errorf("resubmit:%s: %w", v, err)
+		}
+		if p == PortInPort {
+			return nil, fmt.Errorf("resubmit:%s: at least one \"in_port\" or \"table\" must be specified on resubmit", v)
 		}
 		r.Port = p
 		return r, nil

@@ -158,6 +158,7 @@ func init() {
 	// OVS's tp_src/tp_dst are aliases of tcp_src/tcp_dst in actions; in a match they name the
 	// shared bits whatever the protocol (Match.ParseMatchField only uses the position).
 	textNames["tp_src"], textNames["tp_dst"] = FieldTCPSrc, FieldTCPDst
+	textNames["NXM_OF_TCP_SRC"], textNames["NXM_OF_TCP_DST"] = FieldTCPSrc, FieldTCPDst
 }
 
 // textNames maps every name the text form accepts for a field (OVS names, aliases, NXM and

@@ -162,6 +162,7 @@ func parseFlow(s string, withActions bool) (*Flow, error) {
 			}
 		}
 	}
+	f.Match.normalize()
 	if withActions {
 		f.normalize()
 		if err := f.validate(); err != nil {

@@ -222,6 +222,14 @@ func parseBucket(s string, t GroupType) (Bucket, error) {
 		return b, fmt.Errorf("bucket %s: %w", s, err)
 	}
 	for _, a := range b.Actions {
+		// A bucket has no match to say which L4 protocol mod_tp_src/mod_tp_dst mean.
+		if sf, ok := a.(*SetField); ok && sf.Field == FieldTpSrc {
+			sf.Field = FieldTCPSrc
+		} else if ok && sf.Field == FieldTpDst {
+			sf.Field = FieldTCPDst
+		}
+	}
+	for _, a := range b.Actions {
 		if o, ok := a.(*Output); ok && o.Port == 0 {
 			return b, fmt.Errorf("bucket %s: output to port 0 is not allowed", s)
 		}

@@ -162,6 +162,16 @@ func (m *Match) ParseMatchField(name, value string) error {
 	return nil
 }
 
+// normalize applies OVS's own rewrites of a match: a vlan_tci match that requires "no VLAN"
+// (CFI bit matched as 0) ignores the PCP bits, as OpenFlow 1.2+'s vlan_vid carries none.
+func (m *Match) normalize() {
+	tm := m.Mask.Get(FieldVLANTCI)
+	if tm&0x1000 != 0 && m.Key.Get(FieldVLANTCI)&0x1000 == 0 {
+		m.Mask.Set(FieldVLANTCI, tm&0x1fff)
+		m.Key.Set(FieldVLANTCI, m.Key.Get(FieldVLANTCI)&tm&0x1fff)
+	}
+}
+
 // String prints the match as ovs-ofctl does (OVS's match_format), without a priority.
 func (m *Match) String() string {
 	var b strings.Builder

@@ -112,6 +112,9 @@ func (m *Match) Validate() error {
 	if m.Mask.Get(FieldTCPFlags) != 0 && m.Mask.Get(FieldTCPFlags)&^tcpAll != 0 {
 		return fmt.Errorf("tcp_flags: only 12 bits exist")
 	}
+	if tm, tv := m.Mask.Get(FieldVLANTCI), m.Key.Get(FieldVLANTCI); tm&0x1000 != 0 && tv&0x1000 == 0 && tv != 0 {
+		return fmt.Errorf("vlan_tci=0x%04x/0x%04x: a match on \"no VLAN\" (0x1000 clear) cannot match VID or PCP bits", tv, tm)
+	}
 	for _, c := range matchChecks {
 		if !m.has(c.f) {
 			continue
@@ -147,6 +150,13 @@ func (m *Match) Validate() error {
 			return fmt.Errorf("%s requires tcp, udp, sctp or icmp (ip or ipv6 with nw_proto 6, 17, 132, 1 or 58) in the match", name)
 		}
 	}
+	if icmp := (et == EthTypeIPv4 && proto == IPProtoICMP) || (et == EthTypeIPv6 && proto == IPProtoICMPv6); icmp {
+		for _, f := range []Field{FieldTpSrc, FieldTpDst} {
+			if mk := m.Mask.Get(f); mk != 0 && mk != 0xffff {
+				return fmt.Errorf("%s: field does not support masking", map[Field]string{FieldTpSrc: "icmp_type", FieldTpDst: "icmp_code"}[f])
+			}
+		}
+	}
 	if m.has(FieldArpSha) && !isARP && !m.satisfies(preNDSolicit, 0) {
 		return fmt.Errorf("arp_sha/nd_sll requires arp, or icmp6 with icmp_type=135, in the match")
 	}
@@ -169,8 +179,8 @@ func (f *Flow) Validate() error {
 }
 
 func (f *Flow) validate() error {
-	if f.Table == TableNone {
-		return errors.New("table 255 is not a valid flow table")
+	if f.Table >= 254 {
+		return fmt.Errorf("table %d is reserved (OpenFlow's table 255 is \"all tables\"; OVS keeps 254 for itself)", f.Table)
 	}
 	if err := f.Match.Validate(); err != nil {
 		return err
@@ -179,8 +189,8 @@ func (f *Flow) validate() error {
 	if ins.HasGotoTable && ins.GotoTable <= f.Table {
 		return fmt.Errorf("goto_table:%d does not move forward from table %d (OFPBIC_BAD_TABLE_ID)", ins.GotoTable, f.Table)
 	}
-	if ins.HasGotoTable && ins.GotoTable == TableNone {
-		return errors.New("goto_table:255 is not a valid table")
+	if ins.HasGotoTable && ins.GotoTable >= 254 {
+		return fmt.Errorf("goto_table:%d: table is reserved", ins.GotoTable)
 	}
 	for i, a := range ins.Apply {
 		if _, ok := a.(*Meter); ok && i != 0 {

@@ -504,6 +504,16 @@ func formatValue(f Field, v Value, mask *Value) string {
 		}
 		return formatFlags(v.Lo, m, tcpAll, tcpFlagNames)
 	case kindFrag:
+		if mask == nil {
+			switch v.Lo {
+			case 0:
+				return "no"
+			case fragAny:
+				return "first"
+			case fragAny | fragLater:
+				return "later"
+			}
+		}
 		s = strconv.FormatUint(v.Lo, 10)
 	}
 	if mask != nil {
