@@ -16,7 +16,8 @@ type kv struct {
 
 // splitList splits s at top-level commas into key/value elements, as OVS's
 // ofputil_parse_key_value does: a key ends at ':', '=', '(' or ','; a value after ':' or '='
-// runs to the next comma outside parentheses; a value in parentheses runs to the matching ')'.
+// runs to the next comma or white space outside parentheses; a value in parentheses runs to
+// the matching ')'.
 func splitList(s string) ([]kv, error) {
 	var out []kv
 	for {
@@ -58,7 +59,7 @@ func splitList(s string) ([]kv, error) {
 					depth++
 				} else if s[j] == ')' {
 					depth--
-				} else if s[j] == ',' && depth <= 0 {
+				} else if depth <= 0 && (s[j] == ',' || s[j] == ' ' || s[j] == '\t' || s[j] == '\r' || s[j] == '\n') {
 					break
 				}
 			}

@@ -365,8 +365,8 @@ func checkLearn(l *Learn, m *Match, vlan int) error {
 	if l.Table == TableNone {
 		return errors.New("learn: table id 255 not valid for `learn' action")
 	}
-	// The learned flow's match, built as the specs are: immediates and copies of fields the
-	// flow matches exactly establish prerequisites for later specs.
+	// The learned flow's match, built as OVS's learn_check builds it: only immediate values
+	// establish prerequisites for later specs (a field copied from the packet does not).
 	var learned Match
 	for _, s := range l.Specs {
 		if s.Src.Bits != 0 {
@@ -382,18 +382,15 @@ func checkLearn(l *Learn, m *Match, vlan int) error {
 			if p := specs[s.Dst.Field].pre; !learned.satisfies(p, 0) {
 				return fmt.Errorf("learn: %s: the learned flow matches %s without %s", l, specs[s.Dst.Field].name, prereqText[p])
 			}
-			v := s.Imm
-			if s.Src.Bits != 0 {
-				if s.Src.Field != s.Dst.Field || !m.exact(s.Src.Field) {
-					continue
-				}
-				hi, lo := m.Key.Get128(s.Src.Field)
-				v = Value{hi, lo}.shr(s.Src.Ofs).and(ones(s.Src.Bits))
+			if s.Src.Bits == 0 {
+				learned.setLearned(s.Dst, s.Imm)
 			}
-			learned.setLearned(s.Dst, v)
 		case LearnLoad:
 			if !s.Dst.Field.Writable() {
 				return fmt.Errorf("learn: load to read-only field %s", specs[s.Dst.Field].name)
+			}
+			if p := specs[s.Dst.Field].pre; !learned.satisfies(p, 0) {
+				return fmt.Errorf("learn: %s: the learned flow loads %s without matching %s", l, specs[s.Dst.Field].name, prereqText[p])
 			}
 			if s.Src.Bits == 0 && s.Imm.bitLen() > int(s.Dst.Bits) {
 				return fmt.Errorf("learn: load:%s->%s: value does not fit", s.Imm.hex(), s.Dst)
