@@ -461,6 +461,12 @@ func parseSetField(v string) (Action, error) {
 	if err != nil {
 		return nil, fmt.Errorf("set_field:%s: %w", v, err)
 	}
+	if mask.isZero() {
+		return nil, fmt.Errorf("set_field:%s: mask is zero", v)
+	}
+	if !value.andNot(mask).isZero() {
+		return nil, fmt.Errorf("set_field:%s: value has bits outside its mask (OFPBMC_BAD_WILDCARDS)", v)
+	}
 	return &SetField{Field: f, Value: value, Mask: mask}, nil
 }
 
