@@ -62,7 +62,7 @@ func fixtureSets(t *testing.T) []fixtureSet {
 }
 
 // readLines returns a file's non-blank, non-comment lines (none if it does not exist).
-func readLines(t *testing.T, fn string) []string {
+func readLines(t testing.TB, fn string) []string {
 	t.Helper()
 	fh, err := os.Open(fn)
 	if os.IsNotExist(err) {
