@@ -578,13 +578,13 @@ func parseMod(name, v string) (Action, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s:%s: VLAN VID must be 0 through 4095", name, v)
 		}
-		return &SetField{Field: FieldVLANVID, Value: Value{Lo: 0x1000 | n}, Mask: ones(13)}, nil
+		return &SetField{Field: FieldVLANVID, Value: Value{Lo: 0x1000 | n}, Mask: ones(13), pushVLAN: name == "mod_vlan_vid"}, nil
 	case "mod_vlan_pcp", "set_vlan_pcp":
 		n, err := parseUintBits(v, 3)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%s: VLAN priority must be 0 through 7", name, v)
 		}
-		return &SetField{Field: FieldVLANPCP, Value: Value{Lo: n}, Mask: ones(3)}, nil
+		return &SetField{Field: FieldVLANPCP, Value: Value{Lo: n}, Mask: ones(3), pushVLAN: name == "mod_vlan_pcp"}, nil
 	}
 	val, mask, err := parseValue(f, v)
 	if err != nil {

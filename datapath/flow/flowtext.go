@@ -209,6 +209,40 @@ func (f *Flow) normalize() {
 	}
 	fix(f.Instructions.Apply)
 	fix(f.Instructions.Write)
+	f.Instructions.Apply = pushVLANIfNeeded(f.Instructions.Apply, f.Match.satisfies(preVLAN, 0))
+	f.Instructions.Write = pushVLANIfNeeded(f.Instructions.Write, f.Match.satisfies(preVLAN, 0))
+}
+
+// pushVLANIfNeeded makes mod_vlan_vid/mod_vlan_pcp's implicit push explicit, as OVS does:
+// where the packet has no VLAN header at that point, a push_vlan:0x8100 goes first.
+func pushVLANIfNeeded(acts []Action, vlan bool) []Action {
+	var out []Action
+	for i, a := range acts {
+		switch a := a.(type) {
+		case *PushVLAN:
+			vlan = true
+		case *PopVLAN:
+			vlan = false
+		case *SetField:
+			if a.pushVLAN {
+				a.pushVLAN = false
+				if !vlan {
+					if out == nil {
+						out = append([]Action(nil), acts[:i]...)
+					}
+					out = append(out, &PushVLAN{EthType: EthTypeVLAN})
+					vlan = true
+				}
+			}
+		}
+		if out != nil {
+			out = append(out, a)
+		}
+	}
+	if out == nil {
+		return acts
+	}
+	return out
 }
 
 // String prints the flow as `ovs-ofctl dump-flows --no-stats` does (without its leading

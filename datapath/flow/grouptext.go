@@ -222,6 +222,9 @@ func parseBucket(s string, t GroupType) (Bucket, error) {
 		return b, fmt.Errorf("bucket %s: %w", s, err)
 	}
 	for _, a := range b.Actions {
+		if sf, ok := a.(*SetField); ok {
+			sf.pushVLAN = false // no match to tell whether the packet has a VLAN header
+		}
 		// A bucket has no match to say which L4 protocol mod_tp_src/mod_tp_dst mean.
 		if sf, ok := a.(*SetField); ok && sf.Field == FieldTpSrc {
 			sf.Field = FieldTCPSrc

@@ -176,3 +176,25 @@ func writeGolden(t *testing.T, name string, lines []string) {
 		t.Fatal(err)
 	}
 }
+
+// TestPrivilegedRejectsLikeOVS feeds every flow of the rejection table to ovs-ofctl add-flow
+// against a real ovs-vswitchd: the ones we refuse must be refused by OVS too (by ovs-ofctl or
+// by the switch), except those marked stricter.
+func TestPrivilegedRejectsLikeOVS(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	o := startOVS(t)
+	o.ofctl("add-meter", "meter=1,kbps,band=type=drop,rate=1000")
+	o.ofctl("add-group", "group_id=2,type=all,bucket=actions=output:1")
+	target := "unix:" + filepath.Join(o.dir, "br0.mgmt")
+	for _, tt := range rejectTests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := o.try("ovs-ofctl", "-O", "OpenFlow15", "add-flow", target, tt.flow)
+			switch {
+			case tt.stricter && err != nil:
+				t.Errorf("ovs-ofctl now rejects %q (%s): drop the stricter mark", tt.flow, strings.TrimSpace(out))
+			case !tt.stricter && err == nil:
+				t.Errorf("ovs-ofctl accepts %q, which ParseFlow refuses (%s)", tt.flow, strings.TrimSpace(out))
+			}
+		})
+	}
+}
