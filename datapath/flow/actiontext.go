@@ -486,22 +486,19 @@ func parseSetValue(f Field, s string) (Value, Value, error) {
 		if err != nil {
 			return v, v, err
 		}
-		m := ones(sp.bits)
+		w := f.valueWidth()
+		m := ones(w)
 		if masked {
 			if m, err = parseInt(ms); err != nil {
 				return v, m, err
 			}
 		}
-		if v.bitLen() > int(sp.bits) || m.bitLen() > int(sp.bits) {
-			return v, m, fmt.Errorf("value %s does not fit in %s's %d bits", s, sp.name, sp.bits)
+		if v.bitLen() > int(w) || m.bitLen() > int(w) {
+			return v, m, fmt.Errorf("value %s does not fit in %s's %d bits", s, sp.name, w)
 		}
 		return v, m, nil
 	}
-	v, m, err := parseValue(f, s)
-	if f == FieldInPort {
-		m = ones(sp.bits)
-	}
-	return v, m, err
+	return parseValue(f, s)
 }
 
 func parseLoad(v string) (Action, error) {
@@ -523,7 +520,11 @@ func parseLoad(v string) (Action, error) {
 	if n.bitLen() > int(sf.Bits) {
 		return nil, fmt.Errorf("load:%s: value %s does not fit into %d bits", v, val, sf.Bits)
 	}
-	return &SetField{Field: sf.Field, Value: n.shl(sf.Ofs), Mask: sf.mask()}, nil
+	mask := sf.mask()
+	if sf.Field == FieldInPort && sf.Bits == sf.Field.Width() {
+		mask = ones(32) // NXM_OF_IN_PORT[] is the whole port: OVS stores a full set_field
+	}
+	return &SetField{Field: sf.Field, Value: n.shl(sf.Ofs), Mask: mask}, nil
 }
 
 func parseMove(v string) (Action, error) {

@@ -186,6 +186,16 @@ func (f Field) Width() uint16 {
 	return specs[f].bits
 }
 
+// valueWidth is the width of the field's values in set_field and matches: its Width, except
+// in_port, whose values are 32-bit OpenFlow 1.1 port numbers (NXM_OF_IN_PORT[] subfields are
+// 16 bits, and read the low half).
+func (f Field) valueWidth() uint16 {
+	if f == FieldInPort {
+		return 32
+	}
+	return f.Width()
+}
+
 // Writable reports whether set_field, load and move may write the field.
 func (f Field) Writable() bool { return f < NumFields && specs[f].writable }
 

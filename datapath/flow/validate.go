@@ -250,8 +250,8 @@ func checkActions(acts []Action, m *Match, vlan int) error {
 				err = fmt.Errorf("%s: value has bits outside its mask (OFPBMC_BAD_WILDCARDS)", a)
 			} else if a.Mask.isZero() {
 				err = fmt.Errorf("%s: mask is zero", a)
-			} else if a.Mask.bitLen() > int(a.Field.Width()) || a.Value.bitLen() > int(a.Field.Width()) {
-				err = fmt.Errorf("%s: value does not fit in %s's %d bits", a, specs[a.Field].name, a.Field.Width())
+			} else if w := a.Field.valueWidth(); a.Mask.bitLen() > int(w) || a.Value.bitLen() > int(w) {
+				err = fmt.Errorf("%s: value does not fit in %s's %d bits", a, specs[a.Field].name, w)
 			} else {
 				err = need(a.String(), a.Field, preNone)
 			}

@@ -456,7 +456,7 @@ func parseValue(f Field, s string) (v, m Value, err error) {
 // OVS's mf_format does for set_field and learn.
 func formatValue(f Field, v Value, mask *Value) string {
 	sp := &specs[f]
-	if mask != nil && *mask == ones(sp.bits) {
+	if mask != nil && *mask == ones(f.valueWidth()) {
 		mask = nil
 	}
 	if mask != nil && mask.isZero() {
