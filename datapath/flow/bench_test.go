@@ -1,25 +1,24 @@
-package flow
+package flow_test
 
-import "testing"
+import (
+	"testing"
 
-func antreaLines(b *testing.B) []string {
-	b.Helper()
-	lines := readLines(b, fixtureDir+"/antrea.txt")
-	if len(lines) == 0 {
-		b.Fatal("no antrea fixture")
-	}
-	return lines
-}
+	"github.com/sluicenet/sluice/datapath/flow"
+	"github.com/sluicenet/sluice/datapath/flow/flowtest"
+)
 
-// BenchmarkParseFlow parses the Antrea-style pipeline's flows (the agent's and the switch's
-// cost per flow of the text form).
+// BenchmarkParseFlow parses the Antrea-style pipeline's flows (the cost per flow of the text
+// form for the agent and the switch).
 func BenchmarkParseFlow(b *testing.B) {
-	lines := antreaLines(b)
+	var lines []string
+	for _, f := range flowtest.LoadSet(b, "antrea").Flows {
+		lines = append(lines, f.String())
+	}
 	b.ReportAllocs()
 	n := 0
 	for b.Loop() {
 		for _, l := range lines {
-			if _, err := ParseFlow(l); err != nil {
+			if _, err := flow.ParseFlow(l); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -30,14 +29,7 @@ func BenchmarkParseFlow(b *testing.B) {
 
 // BenchmarkFlowString prints the same flows (dump-flows cost per flow).
 func BenchmarkFlowString(b *testing.B) {
-	var flows []*Flow
-	for _, l := range antreaLines(b) {
-		f, err := ParseFlow(l)
-		if err != nil {
-			b.Fatal(err)
-		}
-		flows = append(flows, f)
-	}
+	flows := flowtest.LoadSet(b, "antrea").Flows
 	b.ReportAllocs()
 	n := 0
 	for b.Loop() {

@@ -5,6 +5,13 @@ import (
 	"testing"
 )
 
+// withoutStats returns a copy of f without the statistics a dump line carries.
+func withoutStats(f *Flow) *Flow {
+	c := *f
+	c.Stats = Stats{IdleAge: -1, HardAge: -1}
+	return &c
+}
+
 // FuzzParseFlow checks that ParseFlow never panics and that whatever it accepts prints to text
 // that parses back to the same flow (statistics aside) and prints identically again.
 func FuzzParseFlow(f *testing.F) {
