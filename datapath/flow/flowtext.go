@@ -33,8 +33,11 @@ func ParseFlowFilter(s string) (*Flow, error) {
 
 // ParseFlows parses one flow per line, as ovs-ofctl add-flows reads a file: blank lines and
 // lines starting with '#' are skipped. Errors carry the line number.
-func ParseFlows(r io.Reader) ([]*Flow, error) {
-	var flows []*Flow
+func ParseFlows(r io.Reader) ([]*Flow, error) { return parseLines(r, "flows", ParseFlow) }
+
+// parseLines parses one item per line, skipping blank lines and '#' comments.
+func parseLines[T any](r io.Reader, what string, parse func(string) (T, error)) ([]T, error) {
+	var out []T
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
 	line := 0
@@ -44,16 +47,16 @@ func ParseFlows(r io.Reader) ([]*Flow, error) {
 		if t == "" || strings.HasPrefix(t, "#") {
 			continue
 		}
-		f, err := ParseFlow(t)
+		v, err := parse(t)
 		if err != nil {
 			return nil, fmt.Errorf("line %d: %w", line, err)
 		}
-		flows = append(flows, f)
+		out = append(out, v)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read flows: %w", err)
+		return nil, fmt.Errorf("read %s: %w", what, err)
 	}
-	return flows, nil
+	return out, nil
 }
 
 func parseFlow(s string, withActions bool) (*Flow, error) {

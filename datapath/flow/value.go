@@ -203,14 +203,9 @@ func parseFlags(s, what string, names []string, all uint64) (v, m uint64, err er
 			}
 			name := s[:end]
 			s = s[end:]
-			bit := -1
-			for i, n := range names {
-				if n == name {
-					bit = i
-				}
-			}
-			if bit < 0 {
-				return 0, 0, fmt.Errorf("%s: unknown %s flag", name, what)
+			bit, err := flagBit(name, what, names)
+			if err != nil {
+				return 0, 0, err
 			}
 			if m&(1<<bit) != 0 {
 				return 0, 0, fmt.Errorf("%s: each %s flag can be specified only once", name, what)
@@ -240,18 +235,23 @@ func parseFlags(s, what string, names []string, all uint64) (v, m uint64, err er
 		return vv.Lo & mm.Lo, mm.Lo, nil
 	}
 	for _, name := range strings.Split(s, "|") {
-		bit := -1
-		for i, n := range names {
-			if n == name {
-				bit = i
-			}
-		}
-		if bit < 0 {
-			return 0, 0, fmt.Errorf("%s: unknown %s flag", name, what)
+		bit, err := flagBit(name, what, names)
+		if err != nil {
+			return 0, 0, err
 		}
 		v |= 1 << bit
 	}
 	return v, all, nil
+}
+
+// flagBit returns the bit number of a named flag.
+func flagBit(name, what string, names []string) (int, error) {
+	for i, n := range names {
+		if n == name {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("%s: unknown %s flag", name, what)
 }
 
 // formatFlags prints flags as OVS's format_flags_masked does.
