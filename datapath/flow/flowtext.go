@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -121,16 +122,8 @@ func parseFlow(s string, withActions bool) (*Flow, error) {
 				}
 				f.Cookie &= f.CookieMask
 			}
-		case "send_flow_rem":
-			f.Flags |= FlagSendFlowRem
-		case "check_overlap":
-			f.Flags |= FlagCheckOverlap
-		case "reset_counts":
-			f.Flags |= FlagResetCounts
-		case "no_packet_counts":
-			f.Flags |= FlagNoPacketCounts
-		case "no_byte_counts":
-			f.Flags |= FlagNoByteCounts
+		case "send_flow_rem", "check_overlap", "reset_counts", "no_packet_counts", "no_byte_counts":
+			f.Flags |= FlowFlags(1) << slices.Index(flowFlagNames, e.key)
 		case "duration":
 			sec, err := strconv.ParseFloat(strings.TrimSuffix(e.value, "s"), 64)
 			if err != nil || sec < 0 {
@@ -176,6 +169,9 @@ func parseFlow(s string, withActions bool) (*Flow, error) {
 	}
 	return f, nil
 }
+
+// flowFlagNames are the FlowFlags bits' names, bit 0 first.
+var flowFlagNames = []string{"send_flow_rem", "check_overlap", "reset_counts", "no_packet_counts", "no_byte_counts"}
 
 // parseCookie parses a 64-bit cookie; "-1" is all ones (as in cookie=0x5/-1).
 func parseCookie(s string) (uint64, error) {
@@ -280,7 +276,7 @@ func (f *Flow) format(stats bool) string {
 	if f.HardTimeout != 0 {
 		fmt.Fprintf(&b, "hard_timeout=%d, ", f.HardTimeout)
 	}
-	for i, name := range []string{"send_flow_rem", "check_overlap", "reset_counts", "no_packet_counts", "no_byte_counts"} {
+	for i, name := range flowFlagNames {
 		if f.Flags&(1<<i) != 0 {
 			b.WriteString(name + " ")
 		}

@@ -2,7 +2,6 @@ package flow
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 )
 
@@ -426,6 +425,3 @@ func (m *Match) format(b *strings.Builder, priority uint16) {
 		}
 	}
 }
-
-// formatPriority is used by the flow printer for the rare "priority only" case.
-func formatPriority(p uint16) string { return "priority=" + strconv.Itoa(int(p)) }
