@@ -1111,7 +1111,7 @@ func (n *NAT) String() string {
 	if !n.Src && !n.Dst {
 		return "nat"
 	}
-	s := "nat(" + map[bool]string{true: "src", false: "dst"}[n.Src]
+	s := "nat(" + pick(n.Src, "src", "dst")
 	if n.MinAddr.IsValid() {
 		addr := func(a netip.Addr) string {
 			if a.Is4() {

@@ -198,11 +198,11 @@ func (f *Flow) normalize() {
 			src := sf.Field == FieldTpSrc
 			switch proto {
 			case IPProtoTCP:
-				sf.Field = map[bool]Field{true: FieldTCPSrc, false: FieldTCPDst}[src]
+				sf.Field = pick(src, FieldTCPSrc, FieldTCPDst)
 			case IPProtoUDP:
-				sf.Field = map[bool]Field{true: FieldUDPSrc, false: FieldUDPDst}[src]
+				sf.Field = pick(src, FieldUDPSrc, FieldUDPDst)
 			case IPProtoSCTP:
-				sf.Field = map[bool]Field{true: FieldSCTPSrc, false: FieldSCTPDst}[src]
+				sf.Field = pick(src, FieldSCTPSrc, FieldSCTPDst)
 			}
 		}
 	}

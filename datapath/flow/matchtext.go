@@ -280,7 +280,7 @@ func (m *Match) format(b *strings.Builder, priority uint16) {
 		switch dlType {
 		case EthTypeIPv4, EthTypeIPv6:
 			v6 := dlType == EthTypeIPv6
-			name := map[bool]string{false: "ip", true: "ipv6"}[v6]
+			name := pick(v6, "ipv6", "ip")
 			if hasProto {
 				skipProto = true
 				switch {
@@ -289,11 +289,11 @@ func (m *Match) format(b *strings.Builder, priority uint16) {
 				case v6 && proto == IPProtoICMPv6:
 					name = "icmp6"
 				case proto == IPProtoTCP:
-					name = map[bool]string{false: "tcp", true: "tcp6"}[v6]
+					name = pick(v6, "tcp6", "tcp")
 				case proto == IPProtoUDP:
-					name = map[bool]string{false: "udp", true: "udp6"}[v6]
+					name = pick(v6, "udp6", "udp")
 				case proto == IPProtoSCTP:
-					name = map[bool]string{false: "sctp", true: "sctp6"}[v6]
+					name = pick(v6, "sctp6", "sctp")
 				default:
 					skipProto = false
 				}
@@ -393,9 +393,9 @@ func (m *Match) format(b *strings.Builder, priority uint16) {
 			put("nw_frag=no")
 		}
 	case fragAny:
-		put("nw_frag=%s", map[bool]string{true: "yes", false: "no"}[frag&fragAny != 0])
+		put("nw_frag=%s", pick(frag&fragAny != 0, "yes", "no"))
 	case fragLater:
-		put("nw_frag=%s", map[bool]string{true: "later", false: "not_later"}[frag&fragLater != 0])
+		put("nw_frag=%s", pick(frag&fragLater != 0, "later", "not_later"))
 	}
 	switch {
 	case dlType == EthTypeIPv4 && proto == IPProtoICMP:

@@ -131,7 +131,7 @@ func (m *Match) Validate() error {
 	proto, _ := m.ipProto()
 	if m.has(FieldNwSrc) || m.has(FieldNwDst) {
 		if !isARP && et != EthTypeIPv4 {
-			name := map[bool]string{true: "nw_src", false: "nw_dst"}[m.has(FieldNwSrc)]
+			name := pick(m.has(FieldNwSrc), "nw_src", "nw_dst")
 			return fmt.Errorf("%s requires ip (dl_type=0x0800) or arp in the match", name)
 		}
 	}
@@ -144,7 +144,7 @@ func (m *Match) Validate() error {
 		}
 	}
 	if m.has(FieldTpSrc) || m.has(FieldTpDst) {
-		name := map[bool]string{true: "tp_src", false: "tp_dst"}[m.has(FieldTpSrc)]
+		name := pick(m.has(FieldTpSrc), "tp_src", "tp_dst")
 		icmp := (et == EthTypeIPv4 && proto == IPProtoICMP) || (et == EthTypeIPv6 && proto == IPProtoICMPv6)
 		if !m.satisfies(preL4, 0) && !(icmp && m.exact(FieldNwProto)) {
 			return fmt.Errorf("%s requires tcp, udp, sctp or icmp (ip or ipv6 with nw_proto 6, 17, 132, 1 or 58) in the match", name)
@@ -153,7 +153,7 @@ func (m *Match) Validate() error {
 	if icmp := (et == EthTypeIPv4 && proto == IPProtoICMP) || (et == EthTypeIPv6 && proto == IPProtoICMPv6); icmp {
 		for _, f := range []Field{FieldTpSrc, FieldTpDst} {
 			if mk := m.Mask.Get(f); mk != 0 && mk != 0xffff {
-				return fmt.Errorf("%s: field does not support masking", map[Field]string{FieldTpSrc: "icmp_type", FieldTpDst: "icmp_code"}[f])
+				return fmt.Errorf("%s: field does not support masking", pick(f == FieldTpSrc, "icmp_type", "icmp_code"))
 			}
 		}
 	}

@@ -9,6 +9,14 @@ import (
 	"strings"
 )
 
+// pick returns a when c holds, else b.
+func pick[T any](c bool, a, b T) T {
+	if c {
+		return a
+	}
+	return b
+}
+
 // ones returns a Value with the low n bits set.
 func ones(n uint16) Value {
 	switch {
