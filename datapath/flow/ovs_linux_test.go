@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluicenet/sluice/datapath/flow"
 	"github.com/sluicenet/sluice/datapath/flow/flowtest"
 	"github.com/sluicenet/sluice/internal/testutil"
 )
@@ -26,6 +27,25 @@ func TestPrivilegedPrintMatchesOVS(t *testing.T) {
 			gotFlows := o.DumpFlows()
 			if diff := flowtest.DiffLines(flowtest.PrintFlows(set.Flows), gotFlows); diff != "" {
 				t.Errorf("our printer (-) vs ovs-ofctl dump-flows (+):\n%s", diff)
+			}
+			// Full dump lines (with duration, n_packets, idle_age) parse too, to the same flows.
+			var fromStats []*flow.Flow
+			for _, l := range o.DumpFlowsWithStats() {
+				f, err := flow.ParseFlow(l)
+				if err != nil {
+					t.Errorf("parse dump-flows line: %v", err)
+					continue
+				}
+				if !f.Stats.Valid {
+					t.Errorf("dump line %q: statistics not recognised", l)
+				}
+				if got := f.DumpString(); got != l {
+					t.Errorf("DumpString() = %q, want OVS's %q", got, l)
+				}
+				fromStats = append(fromStats, f)
+			}
+			if diff := flowtest.DiffLines(gotFlows, flowtest.PrintFlows(fromStats)); diff != "" {
+				t.Errorf("dump-flows --no-stats (-) vs parsed dump-flows with statistics (+):\n%s", diff)
 			}
 			var gotGroups []string
 			if set.GroupsFile != "" {

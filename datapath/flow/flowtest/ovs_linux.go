@@ -147,6 +147,9 @@ func (o *OVS) Load(s *Set) {
 // DumpFlows returns dump-flows --no-stats, trimmed and sorted.
 func (o *OVS) DumpFlows() []string { return dumpLines(o.Ofctl("dump-flows", "--no-stats")) }
 
+// DumpFlowsWithStats returns dump-flows with statistics, trimmed and sorted.
+func (o *OVS) DumpFlowsWithStats() []string { return dumpLines(o.Ofctl("dump-flows")) }
+
 // DumpGroups returns dump-groups, trimmed and sorted.
 func (o *OVS) DumpGroups() []string { return dumpLines(o.Ofctl("dump-groups")) }
 
