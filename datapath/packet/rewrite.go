@@ -412,7 +412,8 @@ func PopVLAN(buf []byte, start int, info *Info) (int, bool) {
 	copy(buf[n:n+12], buf[start:start+12])
 	info.shiftOffsets(-VLANHeaderLen)
 	info.VLAN = 0
-	if t := be16(buf[n+12:]); t == EtherTypeVLAN || t == EtherTypeQinQ {
+	if t := be16(buf[n+12:]); (t == EtherTypeVLAN || t == EtherTypeQinQ) && len(buf)-n >= 18 {
+		// As Extract: a tag counts only with its TCI and the next type present.
 		info.VLAN = 12
 	}
 	return n, true
