@@ -42,17 +42,20 @@ func nsFrame(opts ...[]byte) []byte {
 
 func llOpt(typ uint8, mac uint64) []byte { return cat([]byte{typ, 1}, macb(mac)) }
 
-func TestExtract(t *testing.T) {
+// extractCase is a frame and the key OVS's miniflow_extract makes of it.
+type extractCase struct {
+	name   string
+	frame  []byte
+	reason DropReason
+	want   fields
+	want6  fields128
+}
+
+func extractCases() []extractCase {
 	tcp := tcpHdr(40000, 80, TCPSyn|TCPAck|TCPNs)
 	udp := udpHdr(5353, 53, 4)
 	later := func(ip []byte) { put16(ip[6:], 0x2000|185) }
-	cases := []struct {
-		name   string
-		frame  []byte
-		reason DropReason
-		want   fields
-		want6  fields128
-	}{
+	return []extractCase{
 		{name: "runt", frame: make([]byte, 13), reason: DropEthernetTruncated},
 		{name: "unknown ethertype", frame: cat(ethHdr(0x88cc), make([]byte, 20)), want: l2(0x88cc)},
 		{name: "vlan tag sets cfi and drops dei",
@@ -231,7 +234,19 @@ func TestExtract(t *testing.T) {
 			frame: cat(ethHdr(0x86dd), v6(ProtoICMPv6, 24), []byte{136, 1, 0, 0, 0x60, 0, 0, 0}, a6("2001:db8::99")),
 			want:  v6l2(fields{flow.FieldNwProto: ProtoICMPv6, flow.FieldIcmpType: 136, flow.FieldIcmpCode: 1}), want6: ip6Addrs},
 	}
-	for _, tc := range cases {
+}
+
+// extractTableFrames returns the frames of extractCases, for the comparison with OVS.
+func extractTableFrames() [][]byte {
+	var fs [][]byte
+	for _, tc := range extractCases() {
+		fs = append(fs, tc.frame)
+	}
+	return fs
+}
+
+func TestExtract(t *testing.T) {
+	for _, tc := range extractCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			var k flow.Key
 			var info Info
