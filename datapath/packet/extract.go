@@ -305,16 +305,15 @@ func extractL4(frame []byte, off, end int, proto uint8, key *flow.Key, info *Inf
 		}
 		put(key, &fiTCPFlags, uint64(binary.BigEndian.Uint16(l4[12:])&0x0fff))
 		return ports(l4, hl, key, info)
-	case ProtoUDP:
-		if size < UDPHeaderLen {
+	case ProtoUDP, ProtoSCTP:
+		hl := UDPHeaderLen
+		if proto == ProtoSCTP {
+			hl = SCTPHeaderLen
+		}
+		if size < hl {
 			return DropL4Truncated
 		}
-		return ports(l4, UDPHeaderLen, key, info)
-	case ProtoSCTP:
-		if size < SCTPHeaderLen {
-			return DropL4Truncated
-		}
-		return ports(l4, SCTPHeaderLen, key, info)
+		return ports(l4, hl, key, info)
 	case ProtoICMP, ProtoIGMP:
 		if size < ICMPHeaderLen {
 			return DropL4Truncated

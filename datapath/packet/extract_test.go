@@ -1,6 +1,7 @@
 package packet
 
 import (
+	"maps"
 	"testing"
 
 	"github.com/sluicenet/sluice/datapath/flow"
@@ -10,15 +11,11 @@ func l2(typ uint64) fields {
 	return fields{flow.FieldEthDst: macDst, flow.FieldEthSrc: macSrc, flow.FieldEthType: typ}
 }
 
-// with returns base plus more (more wins).
-func with(base fields, more fields) fields {
-	out := fields{}
-	for k, v := range base {
-		out[k] = v
-	}
-	for k, v := range more {
-		out[k] = v
-	}
+// with returns a copy of base with more's entries added (more wins).
+func with[K comparable, V any](base, more map[K]V) map[K]V {
+	out := make(map[K]V, len(base)+len(more))
+	maps.Copy(out, base)
+	maps.Copy(out, more)
 	return out
 }
 

@@ -16,22 +16,11 @@ func baseKey(typ uint64, proto uint8, more fields, more6 fields128) flow.Key {
 		f = v4l2(fields{flow.FieldNwProto: uint64(proto)})
 	case EtherTypeIPv6:
 		f = v6l2(fields{flow.FieldNwProto: uint64(proto)})
-		more6 = with128(ip6Addrs, more6)
+		more6 = with(ip6Addrs, more6)
 	default:
 		f = l2(typ)
 	}
 	return keyOf(1, with(f, more), more6)
-}
-
-func with128(a, b fields128) fields128 {
-	out := fields128{}
-	for k, v := range a {
-		out[k] = v
-	}
-	for k, v := range b {
-		out[k] = v
-	}
-	return out
 }
 
 // checkRewrite extracts frame and compares it with want, and checks every checksum.
