@@ -46,40 +46,51 @@ func pseudoCovered(proto uint8, v6 bool) bool {
 	return proto == ProtoTCP || proto == ProtoUDP || (v6 && proto == ProtoICMPv6)
 }
 
-// fixL4 applies an incremental update for bytes old → new (16-bit aligned within the covered
-// data) to the L4 checksum, if the frame has a parsed L4 header with a 16-bit checksum.
-func fixL4(frame []byte, info *Info, old, new []byte) {
+// l4Csum returns the frame's L4 checksum field if it has one to keep up to date: a parsed
+// L4 header with a 16-bit checksum that is in use (an IPv4 UDP checksum of 0 means none).
+func l4Csum(frame []byte, info *Info) ([]byte, bool) {
 	if info.Flags&FlagL4 == 0 {
-		return
+		return nil, false
 	}
 	o := l4CsumOff(info.Proto)
 	if o < 0 {
-		return
+		return nil, false
 	}
 	c := frame[int(info.L4)+o:]
-	hc := be16(c)
-	if info.Proto == ProtoUDP && hc == 0 {
-		return
+	if info.Proto == ProtoUDP && be16(c) == 0 {
+		return nil, false
 	}
-	hc = updateChecksumBytes(hc, old, new)
-	if info.Proto == ProtoUDP && hc == 0 {
+	return c, true
+}
+
+// putL4Csum stores an updated L4 checksum; UDP sends a computed 0 as 0xffff (0 means none).
+func putL4Csum(c []byte, info *Info, hc uint16) {
+	if hc == 0 && info.Proto == ProtoUDP {
 		hc = 0xffff
 	}
 	put16(c, hc)
 }
 
+// fixL4 applies an incremental update for bytes old → new (16-bit aligned within the covered
+// data) to the L4 checksum, if the frame has one.
+func fixL4(frame []byte, info *Info, old, new []byte) {
+	if c, ok := l4Csum(frame, info); ok {
+		putL4Csum(c, info, updateChecksumBytes(be16(c), old, new))
+	}
+}
+
 // write16 stores v at frame[at:] and fixes the L4 checksum (if withL4) and the IPv4 header
 // checksum (if withIP) for the change.
 func write16(frame []byte, info *Info, at int, v uint16, withIP, withL4 bool) {
-	var old, new [2]byte
-	copy(old[:], frame[at:])
-	put16(new[:], v)
+	old := be16(frame[at:])
 	if withL4 {
-		fixL4(frame, info, old[:], new[:])
+		if c, ok := l4Csum(frame, info); ok {
+			putL4Csum(c, info, UpdateChecksum16(be16(c), old, v))
+		}
 	}
 	if withIP {
 		c := frame[int(info.L3)+10:]
-		put16(c, UpdateChecksum16(be16(c), be16(old[:]), v))
+		put16(c, UpdateChecksum16(be16(c), old, v))
 	}
 	put16(frame[at:], v)
 }
@@ -248,15 +259,15 @@ func putMAC(b []byte, v uint64) {
 }
 
 func setIPv4Addr(frame []byte, info *Info, at int, addr uint32) {
-	var old, new [4]byte
-	copy(old[:], frame[at:])
-	binary.BigEndian.PutUint32(new[:], addr)
+	old := binary.BigEndian.Uint32(frame[at:])
 	if pseudoCovered(info.Proto, false) {
-		fixL4(frame, info, old[:], new[:])
+		if c, ok := l4Csum(frame, info); ok {
+			putL4Csum(c, info, UpdateChecksum32(be16(c), old, addr))
+		}
 	}
 	c := frame[int(info.L3)+10:]
-	put16(c, UpdateChecksum32(be16(c), binary.BigEndian.Uint32(old[:]), addr))
-	copy(frame[at:], new[:])
+	put16(c, UpdateChecksum32(be16(c), old, addr))
+	binary.BigEndian.PutUint32(frame[at:], addr)
 }
 
 // TOS returns the IPv4 ToS byte or IPv6 traffic class of the frame.
