@@ -377,7 +377,10 @@ func extractND(l4 []byte, off int, key *flow.Key, info *Info) DropReason {
 				put(key, &fiTCPFlags, uint64(optType))
 				return DropNDOption
 			}
-			*cur, *curOff = mac, off+p+2
+			*cur = mac
+			if *curOff == 0 {
+				*curOff = off + p + 2 // the first such option, as OVS's rewrite finds it
+			}
 			if optType == 0 {
 				optType = typ
 			}

@@ -22,7 +22,11 @@ import (
 //     whole datagram, but the difference is the same); later fragments have no L4 header.
 //   - SCTP's CRC32c is not incremental: after a port change it is recomputed over the packet
 //     and the old error, if any, carried over (new = old ^ crc(old bytes) ^ crc(new bytes)).
-//     A fragmented SCTP packet's CRC cannot be fixed from one fragment and is left alone.
+//     OVS does this over a first fragment's bytes too (which cannot give the datagram's CRC);
+//     so does SetField, to send the same bytes.
+//   - ARP fields are written into ARP frames only: OVS accepts set_field arp_* on RARP but
+//     does not change the frame. Of an ND packet's link-layer options only the first one is
+//     rewritable (nd_sll when the SLL option comes first, else nd_tll), as OVS's packet_set_nd.
 
 func be16(b []byte) uint16 { return binary.BigEndian.Uint16(b) }
 
@@ -142,6 +146,9 @@ func SetField(frame []byte, info *Info, f flow.Field, v uint64) bool {
 		src := f == flow.FieldNwSrc || f == flow.FieldArpSpa
 		switch {
 		case info.Flags&FlagARP != 0:
+			if info.EthType != EtherTypeARP {
+				return false // OVS does not write ARP fields into RARP frames
+			}
 			at := int(info.L3) + 24
 			if src {
 				at = int(info.L3) + 14
@@ -174,8 +181,8 @@ func SetField(frame []byte, info *Info, f flow.Field, v uint64) bool {
 	case flow.FieldNwTTL:
 		return setTTL(frame, info, uint8(v))
 	case flow.FieldArpOp, flow.FieldNwProto:
-		if info.Flags&FlagARP == 0 {
-			return false // nw_proto of an IP packet is not writable
+		if info.Flags&FlagARP == 0 || info.EthType != EtherTypeARP {
+			return false // nw_proto of an IP packet is not writable; RARP as OVS: not written
 		}
 		put16(frame[int(info.L3)+6:], uint16(v&0xff))
 		info.Proto = uint8(v)
@@ -193,6 +200,9 @@ func SetField(frame []byte, info *Info, f flow.Field, v uint64) bool {
 	case flow.FieldArpSha, flow.FieldArpTha, flow.FieldNdSll, flow.FieldNdTll:
 		sha := f == flow.FieldArpSha || f == flow.FieldNdSll
 		if info.Flags&FlagARP != 0 {
+			if info.EthType != EtherTypeARP {
+				return false
+			}
 			at := int(info.L3) + 18
 			if sha {
 				at = int(info.L3) + 8
@@ -200,11 +210,13 @@ func SetField(frame []byte, info *Info, f flow.Field, v uint64) bool {
 			putMAC(frame[at:], v)
 			return true
 		}
-		at := info.NDTLL
+		// As OVS's packet_set_nd: only the first link-layer option of the packet is
+		// rewritten, so nd_tll cannot change when an SLL option comes first, and vice versa.
+		at, other := info.NDTLL, info.NDSLL
 		if sha {
-			at = info.NDSLL
+			at, other = info.NDSLL, info.NDTLL
 		}
-		if at == 0 {
+		if at == 0 || other != 0 && other < at {
 			return false
 		}
 		var mac [6]byte
@@ -362,10 +374,6 @@ func setL4(frame []byte, info *Info, src bool, v uint16) bool {
 }
 
 func setSCTPPort(frame []byte, info *Info, at int, v uint16) {
-	if info.Frag != 0 {
-		put16(frame[at:], v)
-		return
-	}
 	s := frame[info.L4:info.End]
 	old := binary.LittleEndian.Uint32(s[8:])
 	before := sctpChecksum(s)

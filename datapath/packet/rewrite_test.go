@@ -46,6 +46,9 @@ func TestSetField(t *testing.T) {
 	icmp6Key := baseKey(EtherTypeIPv6, ProtoICMPv6, fields{flow.FieldIcmpType: 128}, nil)
 	ndKey := baseKey(EtherTypeIPv6, ProtoICMPv6, fields{flow.FieldIcmpType: 136, flow.FieldNdSll: macSrc,
 		flow.FieldNdTll: macDst, flow.FieldTCPFlags: 1}, fields128{flow.FieldNdTarget: ndTarget()})
+	naKey := baseKey(EtherTypeIPv6, ProtoICMPv6, fields{flow.FieldIcmpType: 136, flow.FieldNdTll: macDst,
+		flow.FieldTCPFlags: 2}, fields128{flow.FieldNdTarget: ndTarget()})
+	rarpKey := baseKey(EtherTypeRARP, 0, fields{flow.FieldArpOp: 3}, nil)
 	arpKey := baseKey(EtherTypeARP, 0, fields{flow.FieldArpOp: 1, flow.FieldArpSpa: 1, flow.FieldArpTpa: 2,
 		flow.FieldArpSha: 3, flow.FieldArpTha: 4}, nil)
 	vlanKey := tcpKey
@@ -97,7 +100,9 @@ func TestSetField(t *testing.T) {
 		{name: "ipv6 dst icmpv6", key: icmp6Key, field: flow.FieldIPv6Dst, value6: a6u("2001:db8:ffff::")},
 		{name: "nd target", key: ndKey, field: flow.FieldNdTarget, value6: a6u("2001:db8::77")},
 		{name: "nd sll", key: ndKey, field: flow.FieldNdSll, value: 0x0e0000000001},
-		{name: "nd tll via arp_tha", key: ndKey, field: flow.FieldArpTha, value: 0x0e0000000002},
+		{name: "nd tll via arp_tha", key: naKey, field: flow.FieldArpTha, value: 0x0e0000000002},
+		{name: "nd tll behind an sll option, as OVS", key: ndKey, field: flow.FieldNdTll, value: 1, fail: true},
+		{name: "rarp fields, as OVS", key: rarpKey, field: flow.FieldArpSpa, value: 1, fail: true},
 		{name: "arp op", key: arpKey, field: flow.FieldArpOp, value: 2},
 		{name: "arp spa", key: arpKey, field: flow.FieldArpSpa, value: a4u("192.0.2.9")},
 		{name: "arp tpa via nw_dst", key: arpKey, field: flow.FieldNwDst, value: a4u("192.0.2.8")},
@@ -352,7 +357,7 @@ func randRewrite(r *rand.Rand, k *flow.Key) (flow.Field, uint64, [2]uint64, bool
 	proto := uint8(k.Get(flow.FieldNwProto))
 	l4 := k.Get(flow.FieldNwFrag)&FragLater == 0
 	switch typ {
-	case EtherTypeARP, EtherTypeRARP:
+	case EtherTypeARP: // not RARP: OVS leaves those frames alone, and so does SetField
 		cand = append(cand, flow.FieldArpOp, flow.FieldArpSpa, flow.FieldArpTpa, flow.FieldArpSha, flow.FieldArpTha)
 	case EtherTypeIPv4, EtherTypeIPv6:
 		cand = append(cand, flow.FieldNwTOS, flow.FieldIPDSCP, flow.FieldNwECN, flow.FieldNwTTL)
@@ -370,10 +375,11 @@ func randRewrite(r *rand.Rand, k *flow.Key) (flow.Field, uint64, [2]uint64, bool
 				if t := k.Get(flow.FieldIcmpType); t == 135 || t == 136 {
 					cand = cand[:len(cand)-2] // keep it an ND packet
 					cand = append(cand, flow.FieldNdTarget)
-					if k.Get(flow.FieldNdSll) != 0 {
+					// Only the first link-layer option is rewritable (as OVS).
+					switch k.Get(flow.FieldTCPFlags) {
+					case NDOptSourceLLAddr:
 						cand = append(cand, flow.FieldNdSll)
-					}
-					if k.Get(flow.FieldNdTll) != 0 {
+					case NDOptTargetLLAddr:
 						cand = append(cand, flow.FieldNdTll)
 					}
 				}
