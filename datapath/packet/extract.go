@@ -22,6 +22,7 @@ type Info struct {
 	NDTarget uint16 // ND target address, 0 unless a well-formed NS/NA carries one
 	NDSLL    uint16 // the MAC inside a source link-layer address option, 0 if none
 	NDTLL    uint16 // the MAC inside a target link-layer address option, 0 if none
+	IPv6Frag uint16 // the IPv6 fragment header (for reassembly), 0 if none
 }
 
 // Flags are facts about a frame that the offsets do not carry.
@@ -269,6 +270,9 @@ func extractIPv6(frame []byte, off int, key *flow.Key, info *Info) DropReason {
 		}
 		p += n
 		if cur == ProtoFragment {
+			if info.IPv6Frag == 0 {
+				info.IPv6Frag = uint16(p - n)
+			}
 			// Offset (13 bits), 2 reserved bits, M. Only an all-zero word is no fragment.
 			if fo := binary.BigEndian.Uint16(h[2:]); fo != 0 {
 				frag = FragAny

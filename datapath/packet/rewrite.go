@@ -393,7 +393,8 @@ func SetICMPID(frame []byte, info *Info, id uint16) bool {
 
 // shiftOffsets adds d to every non-zero offset in info.
 func (info *Info) shiftOffsets(d int) {
-	for _, p := range [...]*uint16{&info.L3, &info.L4, &info.L7, &info.VLAN, &info.NDTarget, &info.NDSLL, &info.NDTLL} {
+	for _, p := range [...]*uint16{&info.L3, &info.L4, &info.L7, &info.VLAN, &info.NDTarget, &info.NDSLL,
+		&info.NDTLL, &info.IPv6Frag} {
 		if *p != 0 {
 			*p = uint16(int(*p) + d)
 		}
