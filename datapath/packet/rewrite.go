@@ -189,6 +189,14 @@ func SetField(frame []byte, info *Info, f flow.Field, v uint64) bool {
 		return true
 	case flow.FieldTpSrc, flow.FieldTpDst, flow.FieldIcmpType, flow.FieldIcmpCode:
 		return setL4(frame, info, f == flow.FieldTpSrc || f == flow.FieldIcmpType, uint16(v))
+	case flow.FieldTCPSrc, flow.FieldTCPDst, flow.FieldUDPSrc, flow.FieldUDPDst, flow.FieldSCTPSrc,
+		flow.FieldSCTPDst, flow.FieldIcmpv6Type, flow.FieldIcmpv6Code:
+		// The protocol-specific names write only a frame of their protocol.
+		if info.Proto != l4ProtoOf[f] {
+			return false
+		}
+		src := f == flow.FieldTCPSrc || f == flow.FieldUDPSrc || f == flow.FieldSCTPSrc || f == flow.FieldIcmpv6Type
+		return setL4(frame, info, src, uint16(v))
 	case flow.FieldIPv6Label:
 		if info.Flags&FlagIPv6 == 0 {
 			return false
@@ -263,6 +271,14 @@ func SetField128(frame []byte, info *Info, f flow.Field, hi, lo uint64) bool {
 	}
 	copy(frame[at:], a[:])
 	return true
+}
+
+// l4ProtoOf is the IP protocol of each protocol-specific L4 field.
+var l4ProtoOf = [flow.NumFields]uint8{
+	flow.FieldTCPSrc: ProtoTCP, flow.FieldTCPDst: ProtoTCP,
+	flow.FieldUDPSrc: ProtoUDP, flow.FieldUDPDst: ProtoUDP,
+	flow.FieldSCTPSrc: ProtoSCTP, flow.FieldSCTPDst: ProtoSCTP,
+	flow.FieldIcmpv6Type: ProtoICMPv6, flow.FieldIcmpv6Code: ProtoICMPv6,
 }
 
 func putMAC(b []byte, v uint64) {
