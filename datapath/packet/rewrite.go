@@ -102,7 +102,8 @@ func write16(frame []byte, info *Info, at int, v uint16, withIP, withL4 bool) {
 // SetField writes v into field f of the frame for the fields OpenFlow set_field/load can
 // change on a packet, fixing checksums as it goes, and reports whether the frame had the
 // field. Fields that share bits in the key are told apart by the frame: tp_src on an ICMP
-// packet is its type, arp_sha on a neighbour advertisement is its nd_sll.
+// packet is its type, arp_sha on a neighbour solicitation is its nd_sll. The protocol-specific
+// names (tcp_src, udp_dst, sctp_src, icmpv6_type, …) write only a frame of their protocol.
 //
 // Values are as in flow.Key: vlan_tci and vlan_vid carry the CFI/present bit (0x1000), which
 // is never written to the wire (a value without it does nothing: use PopVLAN); nw_tos is the
