@@ -1,0 +1,433 @@
+package conntrack
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicenet/sluice/datapath/flow/flowtest"
+	"github.com/sluicenet/sluice/internal/testutil"
+)
+
+// The differential test sends the same packet sequences through a real ovs-vswitchd
+// (userspace datapath, dummy ports) and through a Table, and compares the ct_state each
+// packet gets. The ct action is chosen by the port the packet enters on; table 1 has one
+// flow per ct_state value, so the flow whose packet counter moved names the state.
+var ovsPortActions = map[int]Action{
+	1: {Zone: 1},
+	2: {Zone: 1, Commit: true},
+	3: {Zone: 1, Commit: true, NAT: NAT{Kind: NATDst, MinAddr: srv, MaxAddr: srv, MinPort: 8080, MaxPort: 8080}},
+	4: {Zone: 1, NAT: NAT{Kind: NATReverse}},
+	5: {Zone: 1, Commit: true, NAT: NAT{Kind: NATSrc, MinAddr: natIP, MaxAddr: natIP}},
+	6: {Zone: 1, Commit: true, Force: true},
+}
+
+var ovsPortFlows = map[int]string{
+	1: "ct(zone=1,table=1)",
+	2: "ct(commit,zone=1,table=1)",
+	3: fmt.Sprintf("ct(commit,zone=1,nat(dst=%s:8080),table=1)", srv),
+	4: "ct(zone=1,nat,table=1)",
+	5: fmt.Sprintf("ct(commit,zone=1,nat(src=%s),table=1)", natIP),
+	6: "ct(commit,force,zone=1,table=1)",
+}
+
+type ovsStep struct {
+	port int
+	p    *Packet
+}
+
+func TestPrivilegedOVSDifferential(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	o := flowtest.StartOVS(t, flowtest.DefaultOVSOptions())
+	t.Cleanup(func() {
+		if t.Failed() {
+			log, _ := os.ReadFile(filepath.Join(o.Dir, "ovs-vswitchd.log"))
+			t.Logf("ovs-vswitchd.log (tail):\n%s", log[max(0, len(log)-3000):])
+		}
+	})
+	var flows strings.Builder
+	for port, act := range ovsPortFlows {
+		fmt.Fprintf(&flows, "table=0,priority=10,ip,in_port=%d,actions=%s\n", port, act)
+	}
+	for s := range 256 {
+		fmt.Fprintf(&flows, "table=1,priority=10,ct_state=%#x/0xff,actions=output:7\n", s)
+	}
+	pcap := filepath.Join(o.Dir, "p7.pcap")
+	o.Vsctl("add-port", "br0", "p7", "--", "set", "interface", "p7", "type=dummy", "ofport_request=7",
+		"options:tx_pcap="+pcap)
+	file := filepath.Join(o.Dir, "ct-flows.txt")
+	if err := os.WriteFile(file, []byte(flows.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o.Ofctl("add-flows", file)
+
+	for _, sc := range ovsScenarios() {
+		t.Run(sc.name, func(t *testing.T) {
+			o.Appctl("dpctl/flush-conntrack")
+			tbl, _ := newTestTable(t, nil)
+			counts := ovsStateCounts(t, o)
+			sent := len(readPcap(t, pcap))
+			for i, st := range sc.steps {
+				t.Logf("step %d: %s on port %d", i, describe(st.p), st.port)
+				o.Appctl("netdev-dummy/receive", fmt.Sprintf("p%d", st.port), hex.EncodeToString(frame(st.p)))
+				o.Appctl("revalidator/purge")
+				now := ovsStateCounts(t, o)
+				ovsState := State(0)
+				moved := 0
+				for s, n := range now {
+					if n != counts[s] {
+						ovsState = State(s)
+						moved++
+					}
+				}
+				counts = now
+				a := ovsPortActions[st.port]
+				md := run(t, tbl, st.p, a)
+				if moved != 1 {
+					t.Fatalf("step %d: %d ct_state flows counted the packet, want 1", i, moved)
+				}
+				if md.State != ovsState {
+					t.Errorf("step %d (%s on port %d): Sluice %v, OVS %v", i, describe(st.p), st.port, md.State, ovsState)
+				}
+				// The packet OVS sent out, translated or not, against ours with the Rewrite applied.
+				var out [][]byte
+				for range 200 {
+					if out = readPcap(t, pcap); len(out) > sent {
+						break
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				if len(out) != sent+1 {
+					t.Fatalf("step %d: OVS sent %d packets, want 1", i, len(out)-sent)
+				}
+				sent = len(out)
+				want := *st.p
+				applyRewrite(&want, &md.Rewrite)
+				applyInnerRewrite(&want, &md.Rewrite)
+				if got, w := headerTuple(out[len(out)-1]), headerTuple(frame(&want)); got != w {
+					t.Errorf("step %d (%s on port %d): OVS sent %s, Sluice's rewrite gives %s", i, describe(st.p), st.port, got, w)
+				}
+			}
+		})
+	}
+}
+
+var nPacketsRE = regexp.MustCompile(`n_packets=(\d+).*ct_state=([^ ,]+)`)
+
+// ovsStateCounts returns table 1's packet counter per ct_state value.
+func ovsStateCounts(t *testing.T, o *flowtest.OVS) map[int]uint64 {
+	t.Helper()
+	out := o.Ofctl("dump-flows", "--names", "table=1")
+	counts := map[int]uint64{}
+	for _, l := range strings.Split(out, "\n") {
+		m := nPacketsRE.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		n, _ := strconv.ParseUint(m[1], 10, 64)
+		counts[parseCtState(t, m[2])] = n
+	}
+	if len(counts) != 256 {
+		t.Fatalf("dump-flows shows %d ct_state flows, want 256:\n%s", len(counts), out)
+	}
+	return counts
+}
+
+// parseCtState reads dump-flows' ct_state form: the set flags joined by "|" (the mask is
+// 0xff, so unset flags are implied), "0" for none.
+func parseCtState(t *testing.T, s string) int {
+	t.Helper()
+	if s == "0" {
+		return 0
+	}
+	v := 0
+	for _, f := range strings.Split(s, "|") {
+		i := slices.Index(stateNames[:], f)
+		if i < 0 {
+			t.Fatalf("ct_state %q: unknown flag %q", s, f)
+		}
+		v |= 1 << i
+	}
+	return v
+}
+
+func describe(p *Packet) string {
+	switch p.Proto {
+	case ProtoTCP:
+		return fmt.Sprintf("tcp %v:%d>%v:%d flags %#x seq %d ack %d len %d", p.Src, p.SrcPort, p.Dst, p.DstPort, p.TCPFlags, p.TCPSeq, p.TCPAck, p.TCPPayload)
+	case ProtoICMP:
+		return fmt.Sprintf("icmp %v>%v type %d id %d", p.Src, p.Dst, p.ICMPType, p.ICMPID)
+	}
+	return fmt.Sprintf("proto %d %v:%d>%v:%d", p.Proto, p.Src, p.SrcPort, p.Dst, p.DstPort)
+}
+
+func csum16(b []byte, sum uint32) uint16 {
+	for i := 0; i+1 < len(b); i += 2 {
+		sum += uint32(binary.BigEndian.Uint16(b[i:]))
+	}
+	if len(b)%2 == 1 {
+		sum += uint32(b[len(b)-1]) << 8
+	}
+	for sum > 0xffff {
+		sum = sum&0xffff + sum>>16
+	}
+	return ^uint16(sum)
+}
+
+// ipv4 returns an IPv4 header plus l4 with the header checksum set.
+func ipv4(src, dst [4]byte, proto uint8, l4 []byte) []byte {
+	h := make([]byte, 20, 20+len(l4))
+	h[0] = 0x45
+	binary.BigEndian.PutUint16(h[2:], uint16(20+len(l4)))
+	h[8] = 64
+	h[9] = proto
+	copy(h[12:], src[:])
+	copy(h[16:], dst[:])
+	binary.BigEndian.PutUint16(h[10:], csum16(h, 0))
+	return append(h, l4...)
+}
+
+func pseudoSum(src, dst [4]byte, proto uint8, n int) uint32 {
+	var sum uint32
+	for _, b := range [][4]byte{src, dst} {
+		sum += uint32(binary.BigEndian.Uint16(b[:2])) + uint32(binary.BigEndian.Uint16(b[2:]))
+	}
+	return sum + uint32(proto) + uint32(n)
+}
+
+// l4 returns the L4 header (and payload) of p, checksummed, or for an ICMP error the ICMP
+// header plus the embedded packet's IP header and first 8 L4 bytes.
+func l4(p *Packet) []byte {
+	src, dst := p.Src.As4(), p.Dst.As4()
+	switch p.Proto {
+	case ProtoTCP:
+		hl := 20
+		if p.TCPWScale >= 0 {
+			hl = 24
+		}
+		b := make([]byte, hl+int(p.TCPPayload))
+		binary.BigEndian.PutUint16(b[0:], p.SrcPort)
+		binary.BigEndian.PutUint16(b[2:], p.DstPort)
+		binary.BigEndian.PutUint32(b[4:], p.TCPSeq)
+		binary.BigEndian.PutUint32(b[8:], p.TCPAck)
+		b[12] = uint8(hl/4) << 4
+		b[13] = p.TCPFlags
+		binary.BigEndian.PutUint16(b[14:], p.TCPWindow)
+		if p.TCPWScale >= 0 {
+			copy(b[20:], []byte{1, 3, 3, byte(p.TCPWScale)})
+		}
+		binary.BigEndian.PutUint16(b[16:], csum16(b, pseudoSum(src, dst, ProtoTCP, len(b))))
+		return b
+	case ProtoUDP:
+		b := make([]byte, 8+16)
+		binary.BigEndian.PutUint16(b[0:], p.SrcPort)
+		binary.BigEndian.PutUint16(b[2:], p.DstPort)
+		binary.BigEndian.PutUint16(b[4:], uint16(len(b)))
+		binary.BigEndian.PutUint16(b[6:], csum16(b, pseudoSum(src, dst, ProtoUDP, len(b))))
+		return b
+	case ProtoICMP:
+		b := make([]byte, 8)
+		b[0], b[1] = p.ICMPType, p.ICMPCode
+		if p.HasInner {
+			in := &p.Inner
+			inner := &Packet{Src: in.Src, Dst: in.Dst, Proto: in.Proto, SrcPort: in.SrcPort, DstPort: in.DstPort,
+				ICMPType: in.ICMPType, ICMPID: in.ICMPID, TCPWScale: -1, TCPFlags: TCPAck}
+			ip := ipv4(in.Src.As4(), in.Dst.As4(), in.Proto, l4(inner))
+			// The whole offending packet, as Linux sends it: OVS 3.1 reads past the first 8
+			// L4 bytes when it NATs the embedded header (it crashed on a 28-byte quote).
+			b = append(b, ip...)
+		} else {
+			binary.BigEndian.PutUint16(b[4:], p.ICMPID)
+			binary.BigEndian.PutUint16(b[6:], 1)
+		}
+		binary.BigEndian.PutUint16(b[2:], csum16(b, 0))
+		return b
+	}
+	return nil
+}
+
+// frame returns an Ethernet frame carrying p.
+func frame(p *Packet) []byte {
+	eth := []byte{0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00}
+	return append(eth, ipv4(p.Src.As4(), p.Dst.As4(), p.Proto, l4(p))...)
+}
+
+type ovsScenario struct {
+	name  string
+	steps []ovsStep
+}
+
+func ovsScenarios() []ovsScenario {
+	tcp := func(fromCli bool, flags uint8, seq, ack, n uint32) *Packet {
+		if fromCli {
+			return tcpPkt(cli, srv, 40000, 80, flags, seq, ack, n)
+		}
+		return tcpPkt(srv, cli, 80, 40000, flags, seq, ack, n)
+	}
+	hs := []ovsStep{
+		{2, tcp(true, TCPSyn, 1000, 0, 0)},
+		{1, tcp(false, TCPSyn|TCPAck, 5000, 1001, 0)},
+		{1, tcp(true, TCPAck, 1001, 5001, 0)},
+	}
+	with := func(steps ...ovsStep) []ovsStep { return append(append([]ovsStep{}, hs...), steps...) }
+	q, r := udpPkt(cli, srv, 5000, 53), udpPkt(srv, cli, 53, 5000)
+	wsyn := tcp(true, TCPSyn, 1000, 0, 0)
+	wsyn.TCPWScale = 7
+	wsynack := tcp(false, TCPSyn|TCPAck, 5000, 1001, 0)
+	wsynack.TCPWScale, wsynack.TCPWindow = 7, 512
+	sack := tcp(false, TCPAck, 5001, 1001, 0)
+	sack.TCPWindow = 512
+	return []ovsScenario{
+		{"tcp lifecycle", with(
+			ovsStep{1, tcp(true, TCPAck|TCPPsh, 1001, 5001, 100)},
+			ovsStep{1, tcp(false, TCPAck, 5001, 1101, 0)},
+			ovsStep{1, tcp(true, TCPFin|TCPAck, 1101, 5001, 0)},
+			ovsStep{1, tcp(false, TCPFin|TCPAck, 5001, 1102, 0)},
+			ovsStep{1, tcp(true, TCPAck, 1102, 5002, 0)},
+			ovsStep{2, tcp(true, TCPSyn, 90000, 0, 0)},
+		)},
+		{"tcp out of window", with(
+			ovsStep{1, tcp(true, TCPAck, 1001+10_000_000, 5001, 100)},
+			ovsStep{1, tcp(true, TCPAck, 1001, 5001+1_000_000, 0)},
+			ovsStep{1, tcp(true, TCPSyn|TCPFin, 1001, 0, 0)},
+			ovsStep{1, tcp(true, 0, 1001, 5001, 0)},
+			ovsStep{1, tcp(true, TCPAck, 901, 5001, 100)},
+		)},
+		{"tcp rst", with(
+			ovsStep{1, tcp(false, TCPRst, 5000+5000, 0, 0)},
+			ovsStep{1, tcp(false, TCPRst, 5001, 0, 0)},
+			ovsStep{1, tcp(true, TCPAck, 1001, 5001, 0)},
+		)},
+		{"tcp syn retransmit and syn-ack first", []ovsStep{
+			{2, tcp(true, TCPSyn, 1000, 0, 0)},
+			{2, tcp(true, TCPSyn, 1000, 0, 0)},
+			{1, tcp(true, TCPSyn, 1000, 0, 0)},
+			{2, tcpPkt(srv2, cli, 80, 1234, TCPSyn|TCPAck, 1, 2, 0)},
+		}},
+		{"tcp mid-stream pickup", []ovsStep{
+			{2, tcp(true, TCPAck, 7777, 8888, 100)},
+			{1, tcp(false, TCPAck, 8888, 7877, 100)},
+			{1, tcp(true, TCPAck, 7877, 8988, 100)},
+		}},
+		{"tcp window scale", []ovsStep{
+			{2, wsyn}, {1, wsynack}, {1, tcp(true, TCPAck, 1001, 5001, 0)}, {1, sack},
+			{1, tcp(true, TCPAck, 1001+60000, 5001, 1000)},
+			{1, tcp(true, TCPAck, 1001+70000, 5001, 1000)},
+		}},
+		{"udp", []ovsStep{{1, q}, {1, r}, {2, q}, {1, q}, {1, r}, {1, q}, {1, r}}},
+		{"udp force", []ovsStep{{2, q}, {6, r}, {1, q}}},
+		{"icmp echo", []ovsStep{
+			{2, echoPkt(cli, srv, icmpEchoReply, 3)},
+			{2, echoPkt(cli, srv, icmpEchoRequest, 3)},
+			{1, echoPkt(cli, srv, icmpEchoRequest, 3)},
+			{1, echoPkt(srv, cli, icmpEchoReply, 3)},
+			{1, echoPkt(cli, srv, icmpEchoRequest, 3)},
+		}},
+		{"icmp error related", with(
+			ovsStep{1, icmpErr(rtr, cli, tcp(true, TCPAck, 1001, 5001, 0))},
+			ovsStep{1, icmpErr(rtr, srv, tcp(false, TCPAck, 5001, 1001, 0))},
+			ovsStep{1, icmpErr(rtr, cli, tcpPkt(cli, srv, 40001, 80, TCPAck, 1, 1, 0))},
+			ovsStep{1, icmpErr(rtr, srv, tcp(true, TCPAck, 1001, 5001, 0))},
+		)},
+		{"dnat", []ovsStep{
+			{3, tcpPkt(cli, vip, 40000, 80, TCPSyn, 1000, 0, 0)},
+			{4, tcpPkt(srv, cli, 8080, 40000, TCPSyn|TCPAck, 5000, 1001, 0)},
+			{4, tcpPkt(cli, vip, 40000, 80, TCPAck, 1001, 5001, 0)},
+			{1, tcpPkt(cli, vip, 40000, 80, TCPAck, 1001, 5001, 0)},
+			{4, icmpErr(rtr, cli, tcpPkt(cli, srv, 40000, 8080, TCPAck, 1001, 5001, 0))},
+		}},
+		{"snat", []ovsStep{
+			{5, q},
+			{4, udpPkt(srv, natIP, 53, 5000)},
+			{4, q},
+			{5, udpPkt(cli2, srv, 5000, 53)}, // the port is taken: the next one
+			{4, udpPkt(srv, natIP, 53, 5001)},
+			{4, icmpErr(srv, natIP, udpPkt(natIP, srv, 5001, 53))},
+			{4, icmpErr(rtr, srv, udpPkt(srv, natIP, 53, 5000))}, // wrong inner source
+		}},
+		// A second pinger with the same identifier is left out: OVS before upstream commit
+		// 627fef05b (2026, "conntrack: Fix ICMP id conflicts in snat"), Debian's 3.1
+		// included, cannot translate ICMP identifiers and refuses it; Sluice, like current
+		// OVS, gives it the next identifier (TestICMPRelatedNAT).
+		{"snat icmp echo", []ovsStep{
+			{5, echoPkt(cli, srv, icmpEchoRequest, 1500)},
+			{4, echoPkt(srv, natIP, icmpEchoReply, 1500)},
+			{4, echoPkt(cli, srv, icmpEchoRequest, 1500)},
+			{4, icmpErr(rtr, natIP, echoPkt(natIP, srv, icmpEchoRequest, 1500))},
+		}},
+		{"dnat udp both ways", []ovsStep{
+			{3, udpPkt(cli, vip, 5000, 80)},
+			{4, udpPkt(cli, vip, 5000, 80)},
+			{4, udpPkt(srv, cli, 8080, 5000)},
+			{3, udpPkt(cli, vip, 5000, 80)},
+			{3, udpPkt(cli2, vip, 5000, 80)},
+			{4, icmpErr(cli, srv, udpPkt(srv, cli, 8080, 5000))},
+		}},
+	}
+}
+
+func applyInnerRewrite(p *Packet, rw *Rewrite) {
+	in := &p.Inner
+	if rw.Set&RewriteInnerSrc != 0 {
+		in.Src = rw.InnerSrc
+	}
+	if rw.Set&RewriteInnerDst != 0 {
+		in.Dst = rw.InnerDst
+	}
+	if rw.Set&RewriteInnerSrcPort != 0 {
+		in.SrcPort, in.ICMPID = rw.InnerSrcPort, rw.InnerSrcPort
+	}
+	if rw.Set&RewriteInnerDstPort != 0 {
+		in.DstPort = rw.InnerDstPort
+	}
+}
+
+// headerTuple prints the fields NAT may change: addresses, ports or ICMP identifier, and for
+// an ICMP error the embedded packet's.
+func headerTuple(f []byte) string {
+	ip := f[14:]
+	t := func(ip []byte) string {
+		hl := int(ip[0]&15) * 4
+		s := fmt.Sprintf("%d.%d.%d.%d>%d.%d.%d.%d proto %d", ip[12], ip[13], ip[14], ip[15], ip[16], ip[17], ip[18], ip[19], ip[9])
+		l4 := ip[hl:]
+		switch ip[9] {
+		case ProtoTCP, ProtoUDP:
+			s += fmt.Sprintf(" ports %d>%d", binary.BigEndian.Uint16(l4), binary.BigEndian.Uint16(l4[2:]))
+		case ProtoICMP:
+			s += fmt.Sprintf(" type %d id %d", l4[0], binary.BigEndian.Uint16(l4[4:]))
+		}
+		return s
+	}
+	s := t(ip)
+	if ip[9] == ProtoICMP && icmpIsError(ProtoICMP, ip[20]) {
+		s += " inner " + t(ip[28:])
+	}
+	return s
+}
+
+// readPcap returns the frames in a pcap file (dummy ports write one per transmitted packet).
+func readPcap(t *testing.T, path string) [][]byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) < 24 {
+		return nil
+	}
+	var out [][]byte
+	for b = b[24:]; len(b) >= 16; {
+		n := int(binary.LittleEndian.Uint32(b[8:]))
+		if len(b) < 16+n {
+			break
+		}
+		out = append(out, b[16:16+n])
+		b = b[16+n:]
+	}
+	return out
+}
