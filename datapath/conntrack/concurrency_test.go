@@ -133,6 +133,7 @@ func checkInvariants(tb testing.TB, t *Table) {
 	}
 }
 
+// applyRewrite does what the executor does with a Rewrite, on the Packet view.
 func applyRewrite(p *Packet, rw *Rewrite) {
 	if rw.Set&RewriteSrc != 0 {
 		p.Src = rw.Src
@@ -145,6 +146,20 @@ func applyRewrite(p *Packet, rw *Rewrite) {
 	}
 	if rw.Set&RewriteDstPort != 0 {
 		p.DstPort = rw.DstPort
+	}
+	in := &p.Inner
+	for _, f := range []struct {
+		flag uint16
+		do   func()
+	}{
+		{RewriteInnerSrc, func() { in.Src = rw.InnerSrc }},
+		{RewriteInnerDst, func() { in.Dst = rw.InnerDst }},
+		{RewriteInnerSrcPort, func() { in.SrcPort, in.ICMPID = rw.InnerSrcPort, rw.InnerSrcPort }},
+		{RewriteInnerDstPort, func() { in.DstPort = rw.InnerDstPort }},
+	} {
+		if rw.Set&f.flag != 0 {
+			f.do()
+		}
 	}
 }
 

@@ -118,7 +118,6 @@ func TestPrivilegedOVSDifferential(t *testing.T) {
 				sent = len(out)
 				want := *st.p
 				applyRewrite(&want, &md.Rewrite)
-				applyInnerRewrite(&want, &md.Rewrite)
 				if got, w := headerTuple(out[len(out)-1]), headerTuple(frame(&want)); got != w {
 					t.Errorf("step %d (%s on port %d): OVS sent %s, Sluice's rewrite gives %s", i, describe(st.p), st.port, got, w)
 				}
@@ -399,22 +398,6 @@ func ovsScenarios() []ovsScenario {
 			{port: 3, p: udpPkt(cli2, vip, 5000, 80)},
 			{port: 4, p: icmpErr(cli, srv, udpPkt(srv, cli, 8080, 5000))},
 		}},
-	}
-}
-
-func applyInnerRewrite(p *Packet, rw *Rewrite) {
-	in := &p.Inner
-	if rw.Set&RewriteInnerSrc != 0 {
-		in.Src = rw.InnerSrc
-	}
-	if rw.Set&RewriteInnerDst != 0 {
-		in.Dst = rw.InnerDst
-	}
-	if rw.Set&RewriteInnerSrcPort != 0 {
-		in.SrcPort, in.ICMPID = rw.InnerSrcPort, rw.InnerSrcPort
-	}
-	if rw.Set&RewriteInnerDstPort != 0 {
-		in.DstPort = rw.InnerDstPort
 	}
 }
 
