@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -57,6 +58,9 @@ func TestPrivilegedOVSDifferential(t *testing.T) {
 	var flows strings.Builder
 	for port, act := range ovsPortFlows {
 		fmt.Fprintf(&flows, "table=0,priority=10,ip,in_port=%d,actions=%s\n", port, act)
+		if !ovsPortActions[port].NAT.MinAddr.IsValid() { // the NAT ranges are IPv4
+			fmt.Fprintf(&flows, "table=0,priority=10,ipv6,in_port=%d,actions=%s\n", port, act)
+		}
 	}
 	for s := range 256 {
 		fmt.Fprintf(&flows, "table=1,priority=10,ct_state=%#x/0xff,actions=output:7\n", s)
@@ -188,38 +192,51 @@ func csum16(b []byte, sum uint32) uint16 {
 	return ^uint16(sum)
 }
 
-// ipv4 returns an IPv4 header plus l4 with the header checksum set.
-func ipv4(src, dst [4]byte, proto uint8, l4 []byte) []byte {
+// ipPacket returns an IPv4 header (checksummed) or IPv6 header followed by l4.
+func ipPacket(src, dst netip.Addr, proto uint8, l4 []byte) []byte {
+	if src.Is6() {
+		h := make([]byte, 40, 40+len(l4))
+		h[0] = 0x60
+		binary.BigEndian.PutUint16(h[4:], uint16(len(l4)))
+		h[6], h[7] = proto, 64
+		copy(h[8:], src.AsSlice())
+		copy(h[24:], dst.AsSlice())
+		return append(h, l4...)
+	}
 	h := make([]byte, 20, 20+len(l4))
 	h[0] = 0x45
 	binary.BigEndian.PutUint16(h[2:], uint16(20+len(l4)))
 	h[8] = 64
 	h[9] = proto
-	copy(h[12:], src[:])
-	copy(h[16:], dst[:])
+	copy(h[12:], src.AsSlice())
+	copy(h[16:], dst.AsSlice())
 	binary.BigEndian.PutUint16(h[10:], csum16(h, 0))
 	return append(h, l4...)
 }
 
-func pseudoSum(src, dst [4]byte, proto uint8, n int) uint32 {
+func pseudoSum(src, dst netip.Addr, proto uint8, n int) uint32 {
 	var sum uint32
-	for _, b := range [][4]byte{src, dst} {
-		sum += uint32(binary.BigEndian.Uint16(b[:2])) + uint32(binary.BigEndian.Uint16(b[2:]))
+	for _, a := range []netip.Addr{src, dst} {
+		b := a.AsSlice()
+		for i := 0; i < len(b); i += 2 {
+			sum += uint32(binary.BigEndian.Uint16(b[i:]))
+		}
 	}
 	return sum + uint32(proto) + uint32(n)
 }
 
-// l4 returns the L4 header (and payload) of p, checksummed, or for an ICMP error the ICMP
-// header plus the embedded packet's IP header and first 8 L4 bytes.
+// l4 returns the L4 header (and payload) of p, checksummed; for an ICMP error the ICMP
+// header plus the whole embedded packet, as Linux sends it (OVS 3.1 reads past the first 8
+// L4 bytes when it NATs the embedded header, and crashed on a short quote).
 func l4(p *Packet) []byte {
-	src, dst := p.Src.As4(), p.Dst.As4()
+	var b []byte
 	switch p.Proto {
 	case ProtoTCP:
 		hl := 20
 		if p.TCPWScale >= 0 {
 			hl = 24
 		}
-		b := make([]byte, hl+int(p.TCPPayload))
+		b = make([]byte, hl+int(p.TCPPayload))
 		binary.BigEndian.PutUint16(b[0:], p.SrcPort)
 		binary.BigEndian.PutUint16(b[2:], p.DstPort)
 		binary.BigEndian.PutUint32(b[4:], p.TCPSeq)
@@ -230,40 +247,41 @@ func l4(p *Packet) []byte {
 		if p.TCPWScale >= 0 {
 			copy(b[20:], []byte{1, 3, 3, byte(p.TCPWScale)})
 		}
-		binary.BigEndian.PutUint16(b[16:], csum16(b, pseudoSum(src, dst, ProtoTCP, len(b))))
-		return b
+		binary.BigEndian.PutUint16(b[16:], csum16(b, pseudoSum(p.Src, p.Dst, ProtoTCP, len(b))))
 	case ProtoUDP:
-		b := make([]byte, 8+16)
+		b = make([]byte, 8+16)
 		binary.BigEndian.PutUint16(b[0:], p.SrcPort)
 		binary.BigEndian.PutUint16(b[2:], p.DstPort)
 		binary.BigEndian.PutUint16(b[4:], uint16(len(b)))
-		binary.BigEndian.PutUint16(b[6:], csum16(b, pseudoSum(src, dst, ProtoUDP, len(b))))
-		return b
-	case ProtoICMP:
-		b := make([]byte, 8)
+		binary.BigEndian.PutUint16(b[6:], csum16(b, pseudoSum(p.Src, p.Dst, ProtoUDP, len(b))))
+	case ProtoICMP, ProtoICMPv6:
+		b = make([]byte, 8)
 		b[0], b[1] = p.ICMPType, p.ICMPCode
 		if p.HasInner {
 			in := &p.Inner
 			inner := &Packet{Src: in.Src, Dst: in.Dst, Proto: in.Proto, SrcPort: in.SrcPort, DstPort: in.DstPort,
 				ICMPType: in.ICMPType, ICMPID: in.ICMPID, TCPWScale: -1, TCPFlags: TCPAck}
-			ip := ipv4(in.Src.As4(), in.Dst.As4(), in.Proto, l4(inner))
-			// The whole offending packet, as Linux sends it: OVS 3.1 reads past the first 8
-			// L4 bytes when it NATs the embedded header (it crashed on a 28-byte quote).
-			b = append(b, ip...)
+			b = append(b, ipPacket(in.Src, in.Dst, in.Proto, l4(inner))...)
 		} else {
 			binary.BigEndian.PutUint16(b[4:], p.ICMPID)
 			binary.BigEndian.PutUint16(b[6:], 1)
 		}
-		binary.BigEndian.PutUint16(b[2:], csum16(b, 0))
-		return b
+		sum := uint32(0)
+		if p.Proto == ProtoICMPv6 {
+			sum = pseudoSum(p.Src, p.Dst, ProtoICMPv6, len(b))
+		}
+		binary.BigEndian.PutUint16(b[2:], csum16(b, sum))
 	}
-	return nil
+	return b
 }
 
 // frame returns an Ethernet frame carrying p.
 func frame(p *Packet) []byte {
 	eth := []byte{0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00}
-	return append(eth, ipv4(p.Src.As4(), p.Dst.As4(), p.Proto, l4(p))...)
+	if p.Src.Is6() {
+		eth[13], eth[12] = 0xdd, 0x86
+	}
+	return append(eth, ipPacket(p.Src, p.Dst, p.Proto, l4(p))...)
 }
 
 type ovsScenario struct {
@@ -350,6 +368,18 @@ func ovsScenarios() []ovsScenario {
 			{port: 1, p: echoPkt(srv, cli, icmpEchoReply, 4)}, {warp: 31 * time.Second},
 			{port: 1, p: echoPkt(srv, cli, icmpEchoReply, 4)},
 		}},
+		{"ipv6", []ovsStep{
+			{port: 2, p: tcpPkt(cli6, srv6, 40000, 80, TCPSyn, 1000, 0, 0)},
+			{port: 1, p: tcpPkt(srv6, cli6, 80, 40000, TCPSyn|TCPAck, 5000, 1001, 0)},
+			{port: 1, p: tcpPkt(cli6, srv6, 40000, 80, TCPAck, 1001, 5001, 0)},
+			{port: 1, p: tcpPkt(cli6, srv6, 40000, 80, TCPAck, 1001+10_000_000, 5001, 10)},
+			{port: 2, p: udpPkt(cli6, srv6, 5000, 53)},
+			{port: 1, p: udpPkt(srv6, cli6, 53, 5000)},
+			{port: 2, p: echoPkt(cli6, srv6, icmp6EchoRequest, 9)},
+			{port: 1, p: echoPkt(srv6, cli6, icmp6EchoReply, 9)},
+			{port: 1, p: icmp6Err(srv6, cli6, udpPkt(cli6, srv6, 5000, 53))},
+			{port: 1, p: icmp6Err(srv6, cli6, udpPkt(cli6, srv6, 5001, 53))},
+		}},
 		{"udp force", []ovsStep{{port: 2, p: q}, {port: 6, p: r}, {port: 1, p: q}}},
 		{"icmp echo", []ovsStep{
 			{port: 2, p: echoPkt(cli, srv, icmpEchoReply, 3)},
@@ -404,24 +434,30 @@ func ovsScenarios() []ovsScenario {
 // headerTuple prints the fields NAT may change: addresses, ports or ICMP identifier, and for
 // an ICMP error the embedded packet's.
 func headerTuple(f []byte) string {
-	ip := f[14:]
-	t := func(ip []byte) string {
-		hl := int(ip[0]&15) * 4
-		s := fmt.Sprintf("%d.%d.%d.%d>%d.%d.%d.%d proto %d", ip[12], ip[13], ip[14], ip[15], ip[16], ip[17], ip[18], ip[19], ip[9])
-		l4 := ip[hl:]
-		switch ip[9] {
-		case ProtoTCP, ProtoUDP:
+	var t func(ip []byte) string
+	t = func(ip []byte) string {
+		var src, dst netip.Addr
+		var proto uint8
+		var l4 []byte
+		if ip[0]>>4 == 6 {
+			src, dst = netip.AddrFrom16([16]byte(ip[8:24])), netip.AddrFrom16([16]byte(ip[24:40]))
+			proto, l4 = ip[6], ip[40:]
+		} else {
+			src, dst = netip.AddrFrom4([4]byte(ip[12:16])), netip.AddrFrom4([4]byte(ip[16:20]))
+			proto, l4 = ip[9], ip[int(ip[0]&15)*4:]
+		}
+		s := fmt.Sprintf("%s>%s proto %d", src, dst, proto)
+		switch {
+		case proto == ProtoTCP || proto == ProtoUDP:
 			s += fmt.Sprintf(" ports %d>%d", binary.BigEndian.Uint16(l4), binary.BigEndian.Uint16(l4[2:]))
-		case ProtoICMP:
+		case isICMP(proto) && icmpIsError(proto, l4[0]):
+			s += fmt.Sprintf(" type %d inner %s", l4[0], t(l4[8:]))
+		case isICMP(proto):
 			s += fmt.Sprintf(" type %d id %d", l4[0], binary.BigEndian.Uint16(l4[4:]))
 		}
 		return s
 	}
-	s := t(ip)
-	if ip[9] == ProtoICMP && icmpIsError(ProtoICMP, ip[20]) {
-		s += " inner " + t(ip[28:])
-	}
-	return s
+	return t(f[14:])
 }
 
 // readPcap returns the frames in a pcap file (dummy ports write one per transmitted packet).
@@ -441,4 +477,11 @@ func readPcap(t *testing.T, path string) [][]byte {
 		b = b[16+n:]
 	}
 	return out
+}
+
+// icmp6Err builds an ICMPv6 packet-too-big from src to dst about inner.
+func icmp6Err(src, dst netip.Addr, inner *Packet) *Packet {
+	p := icmpErr(src, dst, inner)
+	p.Proto, p.ICMPType, p.ICMPCode = ProtoICMPv6, icmp6PacketTooBig, 0
+	return p
 }
