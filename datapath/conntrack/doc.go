@@ -36,11 +36,17 @@
 // As in OVS, translation is only applied when the ct action carries nat, and a packet is
 // translated at most once per zone.
 //
+// # Limits
+//
+// Options.MaxConns bounds the whole table and ZoneLimits single zones: a commit beyond either
+// is refused (Meta.Drop says why, a counter counts it) while existing connections keep working.
+//
 // # Concurrency
 //
 // Process may be called from any number of goroutines. The key index is split into shards,
-// each a map behind a sync.RWMutex: lookups take one shard's read lock, and every change to the
-// index (commit, expiry, flush) also holds the table's insert mutex, so a commit can check
+// each an open-addressing hash table (slots carry the key's 64-bit hash and the connection)
+// behind a sync.RWMutex: lookups take one shard's read lock, and every change to the index
+// (commit, expiry, flush) also holds the table's insert mutex, so a commit can check
 // collisions across shards consistently. A connection's mutable state (TCP windows, timeout,
 // mark, label, counters) has its own mutex. Nothing runs in the background: the caller drives
 // expiry with Sweep, and all time comes from Options.Clock, so tests control it.
