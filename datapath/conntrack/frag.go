@@ -59,8 +59,8 @@ const (
 	FragNotFragment FragVerdict = iota // not a fragment: track it as it is
 	FragHeld                           // held until the rest arrives: nothing to forward now
 	FragComplete                       // the datagram is complete: see FragResult
-	FragInvalid                        // malformed, too small, or overlapping: drop it
-	FragNoRoom                         // a memory limit was reached: drop it
+	FragInvalid                        // malformed, too small, or overlapping: OVS lets it go on as +trk+inv
+	FragNoRoom                         // a memory limit was reached: likewise +trk+inv
 )
 
 // FragCounter names a Reassembler counter.

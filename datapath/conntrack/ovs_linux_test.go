@@ -46,8 +46,17 @@ type ovsStep struct {
 	warp time.Duration // instead of a packet: move both clocks on
 }
 
-func TestPrivilegedOVSDifferential(t *testing.T) {
-	testutil.RequirePrivileged(t)
+// ctOVS is an ovs-vswitchd whose port N runs ovsPortFlows[N] and whose table 1 counts and
+// outputs (to p7, captured in a pcap) every packet by its ct_state.
+type ctOVS struct {
+	o      *flowtest.OVS
+	pcap   string
+	counts map[int]uint64
+	sent   int
+}
+
+func startCtOVS(t *testing.T) *ctOVS {
+	t.Helper()
 	o := flowtest.StartOVS(t, flowtest.DefaultOVSOptions())
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -65,69 +74,167 @@ func TestPrivilegedOVSDifferential(t *testing.T) {
 	for s := range 256 {
 		fmt.Fprintf(&flows, "table=1,priority=10,ct_state=%#x/0xff,actions=output:7\n", s)
 	}
-	pcap := filepath.Join(o.Dir, "p7.pcap")
+	c := &ctOVS{o: o, pcap: filepath.Join(o.Dir, "p7.pcap")}
 	o.Vsctl("add-port", "br0", "p7", "--", "set", "interface", "p7", "type=dummy", "ofport_request=7",
-		"options:tx_pcap="+pcap)
+		"options:tx_pcap="+c.pcap)
 	file := filepath.Join(o.Dir, "ct-flows.txt")
 	if err := os.WriteFile(file, []byte(flows.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	o.Ofctl("add-flows", file)
 	o.Appctl("time/stop") // timeouts move only by time/warp
+	return c
+}
 
+// reset flushes OVS's connections and notes the counters.
+func (c *ctOVS) reset(t *testing.T) {
+	c.o.Appctl("dpctl/flush-conntrack")
+	c.counts = ovsStateCounts(t, c.o)
+	c.sent = len(readPcap(t, c.pcap))
+}
+
+// send injects a frame on port and returns how many packets table 1 counted per ct_state,
+// and the packets OVS sent out.
+func (c *ctOVS) send(t *testing.T, port int, frame []byte, wantOut int) (map[State]uint64, [][]byte) {
+	t.Helper()
+	c.o.Appctl("netdev-dummy/receive", fmt.Sprintf("p%d", port), hex.EncodeToString(frame))
+	c.o.Appctl("revalidator/purge")
+	now := ovsStateCounts(t, c.o)
+	delta := map[State]uint64{}
+	for s, n := range now {
+		if n != c.counts[s] {
+			delta[State(s)] = n - c.counts[s]
+		}
+	}
+	c.counts = now
+	var out [][]byte
+	for range 200 {
+		if out = readPcap(t, c.pcap); len(out) >= c.sent+wantOut {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	out = out[c.sent:]
+	c.sent += len(out)
+	return delta, out
+}
+
+func TestPrivilegedOVSDifferential(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	c := startCtOVS(t)
 	for _, sc := range ovsScenarios() {
 		t.Run(sc.name, func(t *testing.T) {
-			o.Appctl("dpctl/flush-conntrack")
+			c.reset(t)
 			tbl, clk := newTestTable(t, nil)
-			counts := ovsStateCounts(t, o)
-			sent := len(readPcap(t, pcap))
 			for i, st := range sc.steps {
 				if st.warp != 0 {
-					o.Appctl("time/warp", strconv.FormatInt(st.warp.Milliseconds(), 10))
+					c.o.Appctl("time/warp", strconv.FormatInt(st.warp.Milliseconds(), 10))
 					clk.advance(st.warp)
 					continue
 				}
 				t.Logf("step %d: %s on port %d", i, describe(st.p), st.port)
-				o.Appctl("netdev-dummy/receive", fmt.Sprintf("p%d", st.port), hex.EncodeToString(frame(st.p)))
-				o.Appctl("revalidator/purge")
-				now := ovsStateCounts(t, o)
-				ovsState := State(0)
-				moved := 0
-				for s, n := range now {
-					if n != counts[s] {
-						ovsState = State(s)
-						moved++
+				delta, out := c.send(t, st.port, frame(st.p), 1)
+				md := run(t, tbl, st.p, ovsPortActions[st.port])
+				if len(delta) != 1 || len(out) != 1 {
+					t.Fatalf("step %d: OVS counted %v and sent %d packets, want one packet", i, delta, len(out))
+				}
+				for ovsState := range delta {
+					if md.State != ovsState {
+						t.Errorf("step %d (%s on port %d): Sluice %v, OVS %v", i, describe(st.p), st.port, md.State, ovsState)
 					}
-				}
-				counts = now
-				a := ovsPortActions[st.port]
-				md := run(t, tbl, st.p, a)
-				if moved != 1 {
-					t.Fatalf("step %d: %d ct_state flows counted the packet, want 1", i, moved)
-				}
-				if md.State != ovsState {
-					t.Errorf("step %d (%s on port %d): Sluice %v, OVS %v", i, describe(st.p), st.port, md.State, ovsState)
 				}
 				// The packet OVS sent out, translated or not, against ours with the Rewrite applied.
-				var out [][]byte
-				for range 200 {
-					if out = readPcap(t, pcap); len(out) > sent {
-						break
-					}
-					time.Sleep(10 * time.Millisecond)
-				}
-				if len(out) != sent+1 {
-					t.Fatalf("step %d: OVS sent %d packets, want 1", i, len(out)-sent)
-				}
-				sent = len(out)
 				want := *st.p
 				applyRewrite(&want, &md.Rewrite)
-				if got, w := headerTuple(out[len(out)-1]), headerTuple(frame(&want)); got != w {
+				if got, w := headerTuple(out[0]), headerTuple(frame(&want)); got != w {
 					t.Errorf("step %d (%s on port %d): OVS sent %s, Sluice's rewrite gives %s", i, describe(st.p), st.port, got, w)
 				}
 			}
 		})
 	}
+}
+
+// TestPrivilegedOVSFragments compares OVS's fragment handling (ipf: hold fragments, track
+// the reassembled datagram, send the fragments out with its ct_state; an overlapping or
+// too-small fragment goes on at once as +inv) with a Reassembler in front of a Table.
+func TestPrivilegedOVSFragments(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	c := startCtOVS(t)
+	c.reset(t)
+	tbl, _ := newTestTable(t, nil)
+	r, _ := newTestReassembler(nil)
+	commit1 := ovsPortActions[2]
+
+	// ours runs a fragment through the Reassembler and, once complete, the datagram through
+	// the table; it returns the ct_state and how many packets carry it (0: held).
+	ours := func(frag []byte) (State, int) {
+		res := r.Add(commit1.Zone, frag, nil)
+		switch res.Verdict {
+		case FragHeld:
+			return 0, 0
+		case FragInvalid, FragNoRoom:
+			return StateInvalid | StateTracked, 1
+		case FragComplete:
+			d := res.Packet
+			p := &Packet{Src: netip.AddrFrom4([4]byte(d[12:16])), Dst: netip.AddrFrom4([4]byte(d[16:20])), Proto: d[9],
+				SrcPort: binary.BigEndian.Uint16(d[20:]), DstPort: binary.BigEndian.Uint16(d[22:]), Len: uint32(len(d))}
+			return run(t, tbl, p, commit1).State, len(res.Fragments)
+		}
+		t.Fatalf("fragment not a fragment")
+		return 0, 0
+	}
+	eth := []byte{0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00}
+	check := func(name string, frag []byte) {
+		t.Helper()
+		want, n := ours(frag)
+		delta, _ := c.send(t, 2, append(eth[:14:14], frag...), n)
+		if n == 0 {
+			if len(delta) != 0 {
+				t.Errorf("%s: Sluice holds the fragment, OVS counted %v", name, delta)
+			}
+			return
+		}
+		if len(delta) != 1 || delta[want] != uint64(n) {
+			t.Errorf("%s: Sluice gives %d packets %v, OVS counted %v", name, n, want, delta)
+		}
+	}
+	frs := fragment(udpDatagram(1, 3000), 1232)
+	check("datagram 1 last fragment", frs[2])
+	check("datagram 1 first fragment", frs[0])
+	check("datagram 1 middle fragment", frs[1])
+
+	frs = fragment(udpDatagram(2, 3000), 1232)
+	check("datagram 2 first fragment", frs[0])
+	check("datagram 2 first fragment again", frs[0])
+	check("datagram 2 rest", frs[1])
+	check("datagram 2 end", frs[2])
+
+	check("too small", fragment(udpDatagram(3, 3000), 400)[0])
+
+	// The datagrams' connection is the one unfragmented packets see.
+	delta, _ := c.send(t, 1, frame(udpPkt(srv, cli, 53, 5000)), 1)
+	md := run(t, tbl, udpPkt(srv, cli, 53, 5000), ovsPortActions[1])
+	if len(delta) != 1 || delta[md.State] != 1 {
+		t.Errorf("reply to the fragmented datagrams: Sluice %v, OVS counted %v", md.State, delta)
+	}
+}
+
+// udpDatagram returns an IPv4 UDP packet cli:5000 -> srv:53 with n payload bytes, IP ID id
+// and correct checksums.
+func udpDatagram(id uint16, n int) []byte {
+	u := make([]byte, 8+n)
+	binary.BigEndian.PutUint16(u[0:], 5000)
+	binary.BigEndian.PutUint16(u[2:], 53)
+	binary.BigEndian.PutUint16(u[4:], uint16(len(u)))
+	for i := 8; i < len(u); i++ {
+		u[i] = byte(i)
+	}
+	binary.BigEndian.PutUint16(u[6:], csum16(u, pseudoSum(cli, srv, ProtoUDP, len(u))))
+	d := ipPacket(cli, srv, ProtoUDP, u)
+	binary.BigEndian.PutUint16(d[4:], id)
+	d[10], d[11] = 0, 0
+	binary.BigEndian.PutUint16(d[10:], csum16(d[:20], 0))
+	return d
 }
 
 var nPacketsRE = regexp.MustCompile(`n_packets=(\d+).*ct_state=([^ ,]+)`)
