@@ -1,6 +1,7 @@
 package conntrack
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"testing"
@@ -606,5 +607,27 @@ func TestNATAddressRange(t *testing.T) {
 			}
 			checkInvariants(t, tbl)
 		})
+	}
+}
+
+func TestStatsAndSweepEvery(t *testing.T) {
+	tbl, clk := newTestTable(t, nil)
+	run(t, tbl, udpPkt(cli, srv, 5000, 53), commit)
+	run(t, tbl, udpPkt(cli, srv, 5000, 0), commit)
+	st := tbl.Stats()
+	if st.Conns != 1 || st.Counters["committed"] != 1 || st.Counters["invalid"] != 1 || len(st.Counters) != int(numCounters) {
+		t.Fatalf("Stats = %+v, want 1 connection, committed 1, invalid 1", st)
+	}
+	clk.advance(time.Hour)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { tbl.SweepEvery(ctx, time.Millisecond); close(done) }()
+	for tbl.Len() != 0 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	<-done
+	if got := tbl.Counter(CounterExpired); got != 1 {
+		t.Fatalf("expired = %d, want 1", got)
 	}
 }

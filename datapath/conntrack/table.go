@@ -1,6 +1,7 @@
 package conntrack
 
 import (
+	"context"
 	"math/bits"
 	"math/rand/v2"
 	"sync"
@@ -286,4 +287,33 @@ func (t *Table) Sweep() int {
 	}
 	t.stats[CounterExpired].Add(uint64(removed))
 	return removed
+}
+
+// SweepEvery calls Sweep every interval until ctx is done; run it on one goroutine per table.
+func (t *Table) SweepEvery(ctx context.Context, interval time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			t.Sweep()
+		}
+	}
+}
+
+// Stats is a snapshot of a table's size and counters, for metrics.
+type Stats struct {
+	Conns    int
+	Counters map[string]uint64 // by Counter.String()
+}
+
+// Stats returns the current size and every counter.
+func (t *Table) Stats() Stats {
+	s := Stats{Conns: t.Len(), Counters: make(map[string]uint64, numCounters)}
+	for c := range numCounters {
+		s.Counters[c.String()] = t.Counter(c)
+	}
+	return s
 }
