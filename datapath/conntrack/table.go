@@ -107,6 +107,7 @@ func New(opts Options) *Table {
 		if tos[i] <= 0 {
 			tos[i] = defTos[i]
 		}
+		tos[i] = min(tos[i], int64(100*365*24*time.Hour)) // no overflow when added to the clock
 	}
 	if opts.Shards <= 0 {
 		opts.Shards = def.Shards
