@@ -1,0 +1,244 @@
+package afxdp
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/sluicenet/sluice/datapath/afxdp/afxdptest"
+	"github.com/sluicenet/sluice/internal/testutil"
+)
+
+const testUDPPort = 7777
+
+// vethSocket is one AF_XDP socket on the host end of a veth pair whose other end (peer) sits in
+// its own namespace with 192.0.2.1/24 and a static neighbour 192.0.2.2 at the host end's MAC.
+type vethSocket struct {
+	peerNS, hostNS *testutil.NetNS
+	peer, host     testutil.Veth
+	umem           *UMEM
+	sock           *Socket
+	conn           *net.UDPConn // peer's UDP socket, connected to 192.0.2.2:testUDPPort
+}
+
+func newVethSocket(t *testing.T, mtu int) *vethSocket {
+	t.Helper()
+	v := &vethSocket{peerNS: testutil.NewNetNS(t, "axp"), hostNS: testutil.NewNetNS(t, "axh")}
+	v.peer, v.host = testutil.VethPair(t, testutil.UniqueName("axp"), v.peerNS, testutil.UniqueName("axh"), v.hostNS)
+	testutil.AddAddr(t, v.peerNS, v.peer.Name, "192.0.2.1/24")
+	for _, c := range []struct {
+		ns   *testutil.NetNS
+		args []string
+	}{
+		{v.peerNS, []string{"ip", "link", "set", v.peer.Name, "mtu", fmt.Sprint(mtu)}},
+		{v.hostNS, []string{"ip", "link", "set", v.host.Name, "mtu", fmt.Sprint(mtu)}},
+		{v.peerNS, []string{"ip", "neigh", "replace", "192.0.2.2", "lladdr", v.host.MAC.String(), "dev", v.peer.Name, "nud", "permanent"}},
+	} {
+		if out, err := c.ns.Exec(c.args[0], c.args[1:]...); err != nil {
+			t.Fatalf("%v: %v\n%s", c.args, err, out)
+		}
+	}
+	var err error
+	if v.umem, err = NewUMEM(DefaultUMEMOptions()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := v.umem.Close(); err != nil {
+			t.Errorf("close umem: %v", err)
+		}
+	})
+	opts := DefaultSocketOptions()
+	opts.Mode = ModeCopy
+	err = v.hostNS.Do(func() error {
+		r, err := afxdptest.AttachRedirect(t, v.host.Index)
+		if err != nil {
+			return err
+		}
+		if v.sock, err = NewSocket(v.umem, v.host.Index, 0, opts); err != nil {
+			return err
+		}
+		return r.SetSocket(0, v.sock.FD())
+	})
+	if err != nil {
+		t.Fatalf("set up socket on %s: %v", v.host.Name, err)
+	}
+	t.Cleanup(func() { _ = v.sock.Close() }) // before the UMEM's cleanup: cleanups run last-in first-out
+	err = v.peerNS.Do(func() error {
+		v.conn, err = net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.IPv4(192, 0, 2, 2), Port: testUDPPort})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("peer udp socket: %v", err)
+	}
+	t.Cleanup(func() { v.conn.Close() })
+	return v
+}
+
+// receiveUDP receives until want UDP frames to testUDPPort arrived or the deadline passed, frees
+// every other frame (IPv6 router solicitations and the like), and returns the UDP ones.
+func (v *vethSocket) receiveUDP(t *testing.T, want int) []Desc {
+	t.Helper()
+	var got []Desc
+	descs := make([]Desc, 64)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(got) < want && time.Now().Before(deadline) {
+		v.sock.Refill()
+		n := v.sock.Receive(descs)
+		if n == 0 {
+			if _, err := v.sock.Wait(50 * time.Millisecond); err != nil {
+				t.Fatalf("Wait: %v", err)
+			}
+			continue
+		}
+		for _, d := range descs[:n] {
+			if _, ok := udpPayload(v.umem.mem[d.Addr : d.Addr+uint64(d.Len)]); ok {
+				got = append(got, d)
+			} else {
+				v.umem.Free(d.Addr)
+			}
+		}
+	}
+	return got
+}
+
+// udpPayload returns the payload of an IPv4 UDP frame to testUDPPort.
+func udpPayload(f []byte) ([]byte, bool) {
+	if len(f) < 42 || binary.BigEndian.Uint16(f[12:]) != 0x0800 || f[23] != 17 {
+		return nil, false
+	}
+	ihl := int(f[14]&0xf) * 4
+	if len(f) < 14+ihl+8 || binary.BigEndian.Uint16(f[14+ihl+2:]) != testUDPPort {
+		return nil, false
+	}
+	return f[14+ihl+8:], true
+}
+
+// reflect turns a frame into its reply by swapping MACs, IPv4 addresses and UDP ports. The IPv4
+// checksum stays valid because swapping does not change a one's-complement sum; the UDP checksum
+// is cleared (allowed over IPv4) because the peer's checksum offload left only a partial one.
+func reflect(f []byte) {
+	var mac [6]byte
+	copy(mac[:], f[0:6])
+	copy(f[0:6], f[6:12])
+	copy(f[6:12], mac[:])
+	var ip [4]byte
+	copy(ip[:], f[26:30])
+	copy(f[26:30], f[30:34])
+	copy(f[30:34], ip[:])
+	ihl := int(f[14]&0xf) * 4
+	p := f[14+ihl:]
+	sp, dp := binary.BigEndian.Uint16(p[0:]), binary.BigEndian.Uint16(p[2:])
+	binary.BigEndian.PutUint16(p[0:], dp)
+	binary.BigEndian.PutUint16(p[2:], sp)
+	binary.BigEndian.PutUint16(p[6:], 0)
+}
+
+// TestPrivilegedSocketVeth sends datagrams from the peer, receives them through the socket,
+// reflects them back out through the TX ring, and checks the peer gets every reply, that an
+// oversized frame shows up in XDP_STATISTICS, and that every chunk returns to the UMEM.
+func TestPrivilegedSocketVeth(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	v := newVethSocket(t, 3000)
+	if v.sock.ZeroCopy() {
+		t.Errorf("veth socket bound in zero-copy mode; veth has only copy mode")
+	}
+	const n = 200
+	t.Run("receive from peer", func(t *testing.T) {
+		for i := range n {
+			if _, err := fmt.Fprintf(v.conn, "sluice-%04d", i); err != nil {
+				t.Fatalf("send %d: %v", i, err)
+			}
+		}
+		got := v.receiveUDP(t, n)
+		if len(got) != n {
+			t.Fatalf("received %d datagrams, want %d", len(got), n)
+		}
+		for i, d := range got {
+			p, _ := udpPayload(v.umem.mem[d.Addr : d.Addr+uint64(d.Len)])
+			if want := fmt.Sprintf("sluice-%04d", i); string(p) != want {
+				t.Fatalf("datagram %d: got %q, want %q", i, p, want)
+			}
+			if d.Addr-v.umem.ChunkBase(d.Addr) != PacketHeadroom {
+				t.Fatalf("frame at offset %d in its chunk, want %d", d.Addr-v.umem.ChunkBase(d.Addr), PacketHeadroom)
+			}
+		}
+		t.Run("transmit back", func(t *testing.T) {
+			for _, d := range got {
+				reflect(v.umem.mem[d.Addr : d.Addr+uint64(d.Len)])
+			}
+			if q := v.sock.Transmit(got); q != n {
+				t.Fatalf("Transmit queued %d of %d", q, n)
+			}
+			if err := v.sock.Kick(); err != nil {
+				t.Fatalf("Kick: %v", err)
+			}
+			_ = v.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			buf := make([]byte, 2048)
+			for i := range n {
+				m, err := v.conn.Read(buf)
+				if err != nil {
+					t.Fatalf("peer read reply %d: %v", i, err)
+				}
+				if want := fmt.Sprintf("sluice-%04d", i); string(buf[:m]) != want {
+					t.Fatalf("reply %d: got %q, want %q", i, buf[:m], want)
+				}
+			}
+			deadline := time.Now().Add(2 * time.Second)
+			for v.sock.Complete(); v.sock.tx.Pending() > 0 && time.Now().Before(deadline); v.sock.Complete() {
+				_ = v.sock.Kick()
+			}
+		})
+	})
+	t.Run("frame longer than a chunk is dropped by the kernel", func(t *testing.T) {
+		before, err := v.sock.Statistics()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.conn.Write(make([]byte, 2500)); err != nil { // 2542-byte frame > 1792
+			t.Fatal(err)
+		}
+		if _, err := fmt.Fprint(v.conn, "after"); err != nil {
+			t.Fatal(err)
+		}
+		got := v.receiveUDP(t, 1)
+		if len(got) != 1 {
+			t.Fatalf("received %d frames after the oversized one, want 1", len(got))
+		}
+		v.umem.Free(got[0].Addr)
+		after, err := v.sock.Statistics()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := after.RXDropped - before.RXDropped; d != 1 {
+			t.Fatalf("XDP_STATISTICS rx_dropped grew by %d, want 1 (stats %+v)", d, after)
+		}
+		if after.RXInvalidDescs != 0 || after.TXInvalidDescs != 0 {
+			t.Fatalf("invalid descriptors counted: %+v", after)
+		}
+	})
+	t.Run("netdev disappears", func(t *testing.T) {
+		if out, err := v.peerNS.Exec("ip", "link", "del", v.peer.Name); err != nil {
+			t.Fatalf("delete veth: %v\n%s", err, out)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		var err error
+		for err == nil && time.Now().Before(deadline) {
+			_, err = v.sock.Wait(50 * time.Millisecond)
+		}
+		if !errors.Is(err, ErrLinkDown) {
+			t.Fatalf("Wait after the veth went: got %v, want ErrLinkDown", err)
+		}
+		if err := v.sock.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		if got, want := v.umem.Available(), v.umem.NumChunks(); got != want {
+			t.Fatalf("chunks back in the UMEM: got %d, want %d", got, want)
+		}
+		if d := v.umem.DoubleFrees() + v.umem.BadFrees(); d != 0 {
+			t.Fatalf("double or bad frees: %d", d)
+		}
+	})
+}
