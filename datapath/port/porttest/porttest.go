@@ -1,6 +1,7 @@
 // Package porttest provides an in-memory Port for tests: NewPair returns two ports joined like
-// the ends of a veth pair, so what one transmits the other receives. Tests feed frames in from
-// "the wire" with Inject or by transmitting on the far end, and collect them with Collect.
+// the ends of a veth pair, so what one transmits the other receives. Tests feed frames in with
+// Send on the far end (a pod writing to its veth) or Inject on the near end (a frame arriving
+// from the wire), and collect them with Collect.
 //
 // Each port's frames live in a port.Memory (usually an afxdp.UMEM, which needs no privilege
 // until a socket registers it), so the fake exercises the real frame allocator, zero-copy hand
@@ -193,6 +194,25 @@ func (p *Port) Inject(data []byte) bool {
 		return false
 	}
 	return true
+}
+
+// Send copies data into a frame of p's memory and transmits it to the peer, as the sender on
+// this end of the pair would (a pod writing to its veth); it reports whether the peer queued it.
+func (p *Port) Send(data []byte) bool {
+	if len(data) > p.mem.MaxFrameLen() {
+		p.c.Dropped(port.DropTooLong, 1)
+		return false
+	}
+	f, ok := port.AllocFrame(p.mem)
+	if !ok {
+		p.c.Dropped(port.DropNoMemory, 1)
+		return false
+	}
+	f.SetLen(len(data))
+	copy(f.Data(), data)
+	var one [1]port.Frame
+	one[0] = f
+	return p.Transmit(one[:]) == 1
 }
 
 // Collect receives everything queued on p, appends a copy of each frame's data to dst, frees
