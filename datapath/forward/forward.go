@@ -2,12 +2,12 @@
 // map of routes, each sending every frame received on one port out of another. It is not the
 // flow pipeline; it is the polling and ownership skeleton the pipeline will run in.
 //
-//	  route A→B, one goroutine locked to its OS thread:
+//	route A→B, one goroutine locked to its OS thread:
 //
-//	  port A ──Receive (batch)──> drop runts ──Transmit (batch)──> port B
-//	    ^                                                             │ zero-copy on a shared
-//	    └── Wait (poll(2)) once BusyPolls receives in a row came back │ UMEM, copy otherwise
-//	        empty; the first frame switches back to busy polling      v
+//	port A ──Receive (batch)──> drop runts ──Transmit (batch)──> port B
+//	  ^                                                             │ zero-copy on a shared
+//	  └── Wait (poll(2)) once BusyPolls receives in a row came back │ UMEM, copy otherwise
+//	      empty; the first frame switches back to busy polling      v
 //
 // Polling is adaptive: while frames flow a route's goroutine polls its rings without syscalls;
 // after BusyPolls empty rounds it sleeps in the port's Wait (poll(2) on an AF_XDP socket, which
