@@ -54,7 +54,9 @@ type fwdNode struct {
 	pinDir           string
 }
 
-func newFwdNode(t *testing.T) *fwdNode {
+// newPodsOnNode makes the three namespaces and the two veth pairs, with the pods' addresses and
+// their TX checksum offload off.
+func newPodsOnNode(t testing.TB) *fwdNode {
 	t.Helper()
 	n := &fwdNode{
 		podA: testutil.NewNetNS(t, "fpa"), podB: testutil.NewNetNS(t, "fpb"), node: testutil.NewNetNS(t, "fnd"),
@@ -63,24 +65,33 @@ func newFwdNode(t *testing.T) *fwdNode {
 	n.ethB, n.hB = testutil.VethPair(t, testutil.UniqueName("feb"), n.podB, testutil.UniqueName("fhb"), n.node)
 	testutil.AddAddr(t, n.podA, n.ethA.Name, "10.0.0.1/24")
 	testutil.AddAddr(t, n.podB, n.ethB.Name, "10.0.0.2/24")
-	for _, c := range []struct {
-		ns   *testutil.NetNS
-		args string
-	}{
-		// Checksums must be complete on the wire: frames forwarded through AF_XDP keep whatever
-		// the sender left (FACTS.md), and tx off in the pod is what OVS's tests do too.
-		{n.podA, "ethtool -K " + n.ethA.Name + " tx off"},
-		{n.podB, "ethtool -K " + n.ethB.Name + " tx off"},
-		{n.node, "ip link add br0 type bridge"},
-		{n.node, "ip link set " + n.hA.Name + " master br0"},
-		{n.node, "ip link set " + n.hB.Name + " master br0"},
-		{n.node, "ip addr add 10.0.0.254/24 dev br0"},
-		{n.node, "ip link set br0 up"},
+	// Checksums must be complete on the wire: frames forwarded through AF_XDP keep whatever the
+	// sender left (FACTS.md), and tx off in the pod is what OVS's tests do too.
+	run(t, n.podA, "ethtool -K "+n.ethA.Name+" tx off")
+	run(t, n.podB, "ethtool -K "+n.ethB.Name+" tx off")
+	return n
+}
+
+func run(t testing.TB, ns *testutil.NetNS, cmd string) {
+	t.Helper()
+	f := strings.Fields(cmd)
+	if out, err := ns.Exec(f[0], f[1:]...); err != nil {
+		t.Fatalf("%s: %v\n%s", cmd, err, out)
+	}
+}
+
+// newFwdNode adds the node's bridge (the kernel path) and the steering program to the pods.
+func newFwdNode(t testing.TB) *fwdNode {
+	t.Helper()
+	n := newPodsOnNode(t)
+	for _, c := range []string{
+		"ip link add br0 type bridge",
+		"ip link set " + n.hA.Name + " master br0",
+		"ip link set " + n.hB.Name + " master br0",
+		"ip addr add 10.0.0.254/24 dev br0",
+		"ip link set br0 up",
 	} {
-		f := strings.Fields(c.args)
-		if out, err := c.ns.Exec(f[0], f[1:]...); err != nil {
-			t.Fatalf("%s: %v\n%s", c.args, err, out)
-		}
+		run(t, n.node, c)
 	}
 
 	n.pinDir = filepath.Join(bpf.BPFFSRoot, testutil.UniqueName("sluice-fwd-"))
@@ -133,7 +144,7 @@ type loopProcess struct {
 
 // startLoop re-executes the test binary as the loop process and waits until its sockets are in
 // the XSKMAP.
-func (n *fwdNode) startLoop(t *testing.T) *loopProcess {
+func (n *fwdNode) startLoop(t testing.TB) *loopProcess {
 	t.Helper()
 	spec := fmt.Sprintf("%s;%s;%s:%d:0,%s:%d:1", n.node.Name, n.pinDir, n.hA.Name, n.hA.Index, n.hB.Name, n.hB.Index)
 	p := &loopProcess{cmd: exec.Command(os.Args[0], "-test.run=^TestPrivilegedForwardingChild$")}
@@ -171,7 +182,7 @@ func (n *fwdNode) startLoop(t *testing.T) *loopProcess {
 }
 
 // kill ends the loop process by PID, as a crash or an OOM kill would.
-func (p *loopProcess) kill(t *testing.T) {
+func (p *loopProcess) kill(t testing.TB) {
 	if p.cmd.ProcessState != nil {
 		return
 	}
@@ -242,7 +253,7 @@ func runLoopProcess(spec string) error {
 	return l.Run(context.Background()) // until killed
 }
 
-func ping(t *testing.T, from *testutil.NetNS, to string) {
+func ping(t testing.TB, from *testutil.NetNS, to string) {
 	t.Helper()
 	if out, err := from.Exec("ping", "-c", "3", "-i", "0.2", "-W", "2", to); err != nil {
 		t.Fatalf("ping %s from %s: %v\n%s", to, from.Name, err, out)
