@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,7 +25,9 @@ type vethSocket struct {
 	conn           *net.UDPConn // peer's UDP socket, connected to 192.0.2.2:testUDPPort
 }
 
-func newVethSocket(t *testing.T, mtu int) *vethSocket {
+// newVethSocket builds the pair and a socket on the host end; with u nil the socket gets a new
+// UMEM (and registers it), else it shares u.
+func newVethSocket(t *testing.T, mtu int, u *UMEM) *vethSocket {
 	t.Helper()
 	v := &vethSocket{peerNS: testutil.NewNetNS(t, "axp"), hostNS: testutil.NewNetNS(t, "axh")}
 	v.peer, v.host = testutil.VethPair(t, testutil.UniqueName("axp"), v.peerNS, testutil.UniqueName("axh"), v.hostNS)
@@ -42,14 +45,17 @@ func newVethSocket(t *testing.T, mtu int) *vethSocket {
 		}
 	}
 	var err error
-	if v.umem, err = NewUMEM(DefaultUMEMOptions()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := v.umem.Close(); err != nil {
-			t.Errorf("close umem: %v", err)
+	v.umem = u
+	if u == nil {
+		if v.umem, err = NewUMEM(DefaultUMEMOptions()); err != nil {
+			t.Fatal(err)
 		}
-	})
+		t.Cleanup(func() {
+			if err := v.umem.Close(); err != nil {
+				t.Errorf("close umem: %v", err)
+			}
+		})
+	}
 	opts := DefaultSocketOptions()
 	opts.Mode = ModeCopy
 	err = v.hostNS.Do(func() error {
@@ -141,7 +147,7 @@ func reflect(f []byte) {
 // oversized frame shows up in XDP_STATISTICS, and that every chunk returns to the UMEM.
 func TestPrivilegedSocketVeth(t *testing.T) {
 	testutil.RequirePrivileged(t)
-	v := newVethSocket(t, 3000)
+	v := newVethSocket(t, 3000, nil)
 	if v.sock.ZeroCopy() {
 		t.Errorf("veth socket bound in zero-copy mode; veth has only copy mode")
 	}
@@ -241,4 +247,82 @@ func TestPrivilegedSocketVeth(t *testing.T) {
 			t.Fatalf("double or bad frees: %d", d)
 		}
 	})
+}
+
+// TestPrivilegedSharedUMEM binds a second socket, on another netdev, to the first one's UMEM
+// and forwards a frame from one to the other by passing its address: no copy in userspace.
+func TestPrivilegedSharedUMEM(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	v1 := newVethSocket(t, 1500, nil)
+	v2 := newVethSocket(t, 1500, v1.umem)
+	if v1.sock.Shared() || !v2.sock.Shared() {
+		t.Fatalf("Shared: first %v (want false), second %v (want true)", v1.sock.Shared(), v2.sock.Shared())
+	}
+	if _, err := fmt.Fprint(v1.conn, "across"); err != nil {
+		t.Fatal(err)
+	}
+	got := v1.receiveUDP(t, 1)
+	if len(got) != 1 {
+		t.Fatalf("received %d frames on the first socket, want 1", len(got))
+	}
+	// Address the frame to the second peer's UDP socket, as a reply from 192.0.2.2.
+	f := v1.umem.mem[got[0].Addr : got[0].Addr+uint64(got[0].Len)]
+	reflect(f)
+	copy(f[0:6], v2.peer.MAC)
+	copy(f[6:12], v2.host.MAC)
+	binary.BigEndian.PutUint16(f[36:], uint16(v2.conn.LocalAddr().(*net.UDPAddr).Port))
+	if n := v2.sock.Transmit(got); n != 1 {
+		t.Fatalf("Transmit on the sharing socket: queued %d", n)
+	}
+	if err := v2.sock.Kick(); err != nil {
+		t.Fatal(err)
+	}
+	_ = v2.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 64)
+	n, err := v2.conn.Read(buf)
+	if err != nil || string(buf[:n]) != "across" {
+		t.Fatalf("second peer read %q, %v; want \"across\"", buf[:n], err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for v2.sock.Complete(); v2.sock.tx.Pending() > 0 && time.Now().Before(deadline); v2.sock.Complete() {
+		_ = v2.sock.Kick()
+	}
+	if err := v2.sock.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := v1.sock.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := v1.umem.Available(), v1.umem.NumChunks(); got != want {
+		t.Fatalf("chunks back in the shared UMEM: got %d, want %d", got, want)
+	}
+}
+
+// TestPrivilegedZeroCopyOnVeth asks for zero-copy where the driver has only copy mode and
+// expects an error naming the missing feature.
+func TestPrivilegedZeroCopyOnVeth(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	ns := testutil.NewNetNS(t, "axz")
+	a, _ := testutil.VethPair(t, testutil.UniqueName("axz"), ns, testutil.UniqueName("axz"), ns)
+	u, err := NewUMEM(DefaultUMEMOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = u.Close() })
+	opts := DefaultSocketOptions()
+	opts.Mode = ModeZeroCopy
+	err = ns.Do(func() error {
+		s, err := NewSocket(u, a.Index, 0, opts)
+		if err == nil {
+			s.Close()
+		}
+		return err
+	})
+	var ue *UnsupportedError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "zero-copy") {
+		t.Fatalf("NewSocket with ModeZeroCopy on veth: got %v, want an UnsupportedError about zero-copy", err)
+	}
+	if got := u.Available(); got != u.NumChunks() {
+		t.Fatalf("chunks back after the failed bind: got %d, want %d", got, u.NumChunks())
+	}
 }

@@ -55,7 +55,7 @@ func BenchmarkPrivilegedNetperf(b *testing.B) {
 				b.ReportMetric(idleCPU(b, loop.cmd.Process.Pid), "cpu%")
 			}
 		})
-		loop.kill(b)
+		loop.kill()
 		b.Run("path=bridge", func(b *testing.B) { measure(b, n) })
 	})
 	b.Run("path=ovs-afxdp", func(b *testing.B) {

@@ -18,6 +18,8 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -52,6 +54,7 @@ type fwdNode struct {
 	ethB, hB         testutil.Veth
 	steer            *bpf.Steering
 	pinDir           string
+	loops            []*loopProcess // every loop process started, killed at the node's cleanup
 }
 
 // newPodsOnNode makes the three namespaces and the two veth pairs, with the pods' addresses and
@@ -84,8 +87,14 @@ func run(t testing.TB, ns *testutil.NetNS, cmd string) {
 func newFwdNode(t testing.TB) *fwdNode {
 	t.Helper()
 	n := newPodsOnNode(t)
+	t.Cleanup(func() {
+		for _, p := range n.loops {
+			p.kill()
+		}
+	})
 	for _, c := range []string{
-		"ip link add br0 type bridge",
+		// A fixed MAC: a bridge otherwise takes its ports' lowest, and changes it when a port goes.
+		"ip link add br0 address 02:00:00:00:00:fe type bridge",
 		"ip link set " + n.hA.Name + " master br0",
 		"ip link set " + n.hB.Name + " master br0",
 		"ip addr add 10.0.0.254/24 dev br0",
@@ -138,8 +147,26 @@ func newFwdNode(t testing.TB) *fwdNode {
 // loopProcess is the forwarding loop running in a child process.
 type loopProcess struct {
 	cmd    *exec.Cmd
-	stderr bytes.Buffer
+	stderr lockedBuffer
 	mode   string
+}
+
+// lockedBuffer is a bytes.Buffer that the process's output copier and the test may use at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // startLoop re-executes the test binary as the loop process and waits until its sockets are in
@@ -157,7 +184,8 @@ func (n *fwdNode) startLoop(t testing.TB) *loopProcess {
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { p.kill(t) })
+	// Killed with the node, not with the (sub)test that started it.
+	n.loops = append(n.loops, p)
 	ready := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -182,7 +210,7 @@ func (n *fwdNode) startLoop(t testing.TB) *loopProcess {
 }
 
 // kill ends the loop process by PID, as a crash or an OOM kill would.
-func (p *loopProcess) kill(t testing.TB) {
+func (p *loopProcess) kill() {
 	if p.cmd.ProcessState != nil {
 		return
 	}
@@ -363,7 +391,7 @@ func TestPrivilegedForwarding(t *testing.T) {
 		}
 	})
 	t.Run("loop killed: kernel path", func(t *testing.T) {
-		loop.kill(t)
+		loop.kill()
 		before := n.counters(t)
 		ping(t, n.podA, "10.0.0.2")
 		ping(t, n.podA, "10.0.0.254")
@@ -388,7 +416,24 @@ func TestPrivilegedForwarding(t *testing.T) {
 		}
 		transfer(t, n.podA, n.podB, "10.0.0.2:5003", 10<<20)
 	})
-	loop.kill(t)
+	t.Run("netdev disappears under the loop", func(t *testing.T) {
+		if out, err := n.podB.Exec("ip", "link", "del", n.ethB.Name); err != nil {
+			t.Fatalf("delete pod B's veth: %v\n%s", err, out)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(loop.stderr.String(), "source port gone") && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if !strings.Contains(loop.stderr.String(), "source port gone") {
+			t.Fatalf("loop process did not report the vanished port:\n%s", loop.stderr.String())
+		}
+		// The loop process lives on, and so does pod A's kernel path to the node.
+		if err := loop.cmd.Process.Signal(syscall.Signal(0)); err != nil {
+			t.Fatalf("loop process gone after a netdev vanished: %v\n%s", err, loop.stderr.String())
+		}
+		ping(t, n.podA, "10.0.0.254")
+	})
+	loop.kill()
 	if s := loop.stderr.String(); strings.Contains(s, "panic") || strings.Contains(s, "DATA RACE") {
 		t.Errorf("loop process failed:\n%s", s)
 	}
