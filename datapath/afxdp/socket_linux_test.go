@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluicenet/sluice/datapath/afxdp/afxdptest"
+	"github.com/sluicenet/sluice/bpf"
 	"github.com/sluicenet/sluice/internal/testutil"
 )
 
@@ -58,15 +58,25 @@ func newVethSocket(t *testing.T, mtu int, u *UMEM) *vethSocket {
 	}
 	opts := DefaultSocketOptions()
 	opts.Mode = ModeCopy
+	// The real steering program, everything on the host end to slot 0.
+	steer, err := bpf.Load(bpf.Options{MaxSockets: 1, MaxInterfaces: 1, MaxPrefixes: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = steer.Close() })
+	if err := steer.SetInterface(v.host.Index, bpf.InterfaceConfig{Mode: bpf.ModeAll}); err != nil {
+		t.Fatal(err)
+	}
 	err = v.hostNS.Do(func() error {
-		r, err := afxdptest.AttachRedirect(t, v.host.Index)
+		a, err := steer.Attach(v.host.Index, bpf.AttachNative)
 		if err != nil {
 			return err
 		}
+		t.Cleanup(func() { _ = a.Detach() })
 		if v.sock, err = NewSocket(v.umem, v.host.Index, 0, opts); err != nil {
 			return err
 		}
-		return r.SetSocket(0, v.sock.FD())
+		return steer.SetSocket(0, v.sock.FD())
 	})
 	if err != nil {
 		t.Fatalf("set up socket on %s: %v", v.host.Name, err)
