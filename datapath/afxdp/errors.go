@@ -17,10 +17,12 @@ type UnsupportedError struct {
 	Err     error
 }
 
+// Error says which feature is missing.
 func (e *UnsupportedError) Error() string {
 	return fmt.Sprintf("%s not supported: %v", e.Feature, e.Err)
 }
 
+// Unwrap returns the kernel's error.
 func (e *UnsupportedError) Unwrap() error { return e.Err }
 
 // PermissionError reports an operation the process lacks a capability or a resource limit for.
@@ -32,8 +34,10 @@ type PermissionError struct {
 	Err  error
 }
 
+// Error names the refused operation and what would allow it.
 func (e *PermissionError) Error() string {
 	return fmt.Sprintf("%s: %v (needs %s)", e.Op, e.Err, e.Need)
 }
 
+// Unwrap returns the kernel's error.
 func (e *PermissionError) Unwrap() error { return e.Err }

@@ -23,6 +23,7 @@ const (
 	ModeZeroCopy
 )
 
+// String returns "default", "copy" or "zero-copy".
 func (m Mode) String() string {
 	switch m {
 	case ModeCopy:
