@@ -4,22 +4,9 @@ package afxdp
 //
 // The kernel writes the producer index and the entries; we write the consumer index. It belongs
 // to the socket's transmit side: one goroutine at a time.
-type CompletionQueue struct {
-	ring
-	entries []uint64
-}
+type CompletionQueue struct{ ring[uint64] }
 
 // Consume copies up to len(addrs) completed addresses into addrs, releases their ring slots,
 // and returns how many it copied. An address is the one given in the TX descriptor, which may
 // point past the chunk base; UMEM.Free masks it back. The caller owns those chunks.
-func (q *CompletionQueue) Consume(addrs []uint64) int {
-	n := min(uint32(len(addrs)), q.consAvail())
-	for i := range n {
-		addrs[i] = q.entries[(q.cachedCons+i)&q.mask]
-	}
-	if n > 0 {
-		q.cachedCons += n
-		q.consRelease()
-	}
-	return int(n)
-}
+func (q *CompletionQueue) Consume(addrs []uint64) int { return q.consume(addrs) }

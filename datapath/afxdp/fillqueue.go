@@ -4,24 +4,11 @@ package afxdp
 //
 // We write the producer index and the entries; the kernel writes the consumer index and the
 // flags. It belongs to the socket's receive side: one goroutine at a time.
-type FillQueue struct {
-	ring
-	entries []uint64
-}
+type FillQueue struct{ ring[uint64] }
 
 // Produce queues the chunk addresses in addrs for the kernel to fill and returns how many fit;
 // the kernel owns those chunks from now on, the rest stay with the caller.
-func (q *FillQueue) Produce(addrs []uint64) int {
-	n := min(uint32(len(addrs)), q.prodFree(uint32(len(addrs))))
-	for i := range n {
-		q.entries[(q.cachedProd+i)&q.mask] = addrs[i]
-	}
-	if n > 0 {
-		q.cachedProd += n
-		q.prodSubmit()
-	}
-	return int(n)
-}
+func (q *FillQueue) Produce(addrs []uint64) int { return q.produce(addrs) }
 
 // Free returns how many entries could be produced now.
 func (q *FillQueue) Free() int { return int(q.prodFree(q.size)) }

@@ -14,13 +14,15 @@ type Desc struct {
 	Options uint32
 }
 
-// ring holds the index bookkeeping every AF_XDP ring shares. producer and consumer point into
-// memory shared with the kernel; which side writes which index depends on the ring and is stated
-// on each ring type. The cached fields belong to us alone.
-type ring struct {
+// ring is one single-producer/single-consumer ring shared with the kernel, with entries of type
+// T (chunk addresses on the fill and completion rings, descriptors on RX and TX). producer,
+// consumer and flags point into the shared memory; which side writes which index depends on the
+// ring and is stated on each ring type. The cached fields and the methods' side belong to us.
+type ring[T any] struct {
 	producer *atomic.Uint32
 	consumer *atomic.Uint32
 	flags    *atomic.Uint32
+	entries  []T
 	size     uint32 // number of entries, a power of two
 	mask     uint32 // size - 1
 
@@ -39,43 +41,36 @@ type ringMem struct {
 	flags                    uint64
 }
 
-func (m ringMem) ring(size uint32) (ring, error) {
+// newRing lays a ring of size entries over m, starting from the indices found there (zero on a
+// fresh socket).
+func newRing[T any](m ringMem, size uint32) (ring[T], error) {
 	if size == 0 || size&(size-1) != 0 {
-		return ring{}, fmt.Errorf("ring size %d is not a power of two", size)
+		return ring[T]{}, fmt.Errorf("ring size %d is not a power of two", size)
 	}
 	for _, off := range []uint64{m.producer, m.consumer, m.flags} {
 		if off+4 > uint64(len(m.mem)) || off%4 != 0 {
-			return ring{}, fmt.Errorf("ring index offset %d outside %d-byte mapping", off, len(m.mem))
+			return ring[T]{}, fmt.Errorf("ring index offset %d outside %d-byte mapping", off, len(m.mem))
 		}
 	}
-	return ring{
+	var zero T
+	if m.desc+uint64(size)*uint64(unsafe.Sizeof(zero)) > uint64(len(m.mem)) || m.desc%8 != 0 {
+		return ring[T]{}, fmt.Errorf("ring entries at %d do not fit a %d-byte mapping", m.desc, len(m.mem))
+	}
+	r := ring[T]{
 		producer: (*atomic.Uint32)(unsafe.Pointer(&m.mem[m.producer])),
 		consumer: (*atomic.Uint32)(unsafe.Pointer(&m.mem[m.consumer])),
 		flags:    (*atomic.Uint32)(unsafe.Pointer(&m.mem[m.flags])),
+		entries:  unsafe.Slice((*T)(unsafe.Pointer(&m.mem[m.desc])), size),
 		size:     size,
 		mask:     size - 1,
-	}, nil
-}
-
-// addrs returns the ring's entry array as UMEM addresses (fill and completion rings).
-func (m ringMem) addrs(size uint32) ([]uint64, error) {
-	if m.desc+uint64(size)*8 > uint64(len(m.mem)) || m.desc%8 != 0 {
-		return nil, fmt.Errorf("ring entries at %d do not fit a %d-byte mapping", m.desc, len(m.mem))
 	}
-	return unsafe.Slice((*uint64)(unsafe.Pointer(&m.mem[m.desc])), size), nil
-}
-
-// descs returns the ring's entry array as descriptors (RX and TX rings).
-func (m ringMem) descs(size uint32) ([]Desc, error) {
-	if m.desc+uint64(size)*uint64(unsafe.Sizeof(Desc{})) > uint64(len(m.mem)) || m.desc%8 != 0 {
-		return nil, fmt.Errorf("ring entries at %d do not fit a %d-byte mapping", m.desc, len(m.mem))
-	}
-	return unsafe.Slice((*Desc)(unsafe.Pointer(&m.mem[m.desc])), size), nil
+	r.cachedProd, r.cachedCons = r.producer.Load(), r.consumer.Load()
+	return r, nil
 }
 
 // prodFree returns how many entries we may produce, refreshing cachedCons from the kernel only
 // when the cached view has fewer than want free.
-func (r *ring) prodFree(want uint32) uint32 {
+func (r *ring[T]) prodFree(want uint32) uint32 {
 	free := r.size - (r.cachedProd - r.cachedCons)
 	if free >= want {
 		return free
@@ -84,26 +79,43 @@ func (r *ring) prodFree(want uint32) uint32 {
 	return r.size - (r.cachedProd - r.cachedCons)
 }
 
-// prodSubmit publishes everything produced so far. The atomic store orders the entry writes
-// before the index, which is what the kernel's acquire load of the producer expects.
-func (r *ring) prodSubmit() { r.producer.Store(r.cachedProd) }
+// produce writes as many of items as fit and publishes them with one store of the producer
+// index; the atomic store orders the entry writes before it, which is what the kernel's acquire
+// load of the producer expects. It returns how many it wrote.
+func (r *ring[T]) produce(items []T) int {
+	n := min(uint32(len(items)), r.prodFree(uint32(len(items))))
+	for i := range n {
+		r.entries[(r.cachedProd+i)&r.mask] = items[i]
+	}
+	if n > 0 {
+		r.cachedProd += n
+		r.producer.Store(r.cachedProd)
+	}
+	return int(n)
+}
 
-// consAvail returns how many entries we may consume, refreshing cachedProd from the kernel only
-// when the cached view is empty.
-func (r *ring) consAvail() uint32 {
+// consume copies up to len(dst) entries out, then hands their slots back to the kernel with one
+// store of the consumer index, and returns how many it copied. cachedProd is refreshed from the
+// kernel only when the cached view is empty.
+func (r *ring[T]) consume(dst []T) int {
 	avail := r.cachedProd - r.cachedCons
 	if avail == 0 {
 		r.cachedProd = r.producer.Load() // written by the kernel
 		avail = r.cachedProd - r.cachedCons
 	}
-	return avail
+	n := min(uint32(len(dst)), avail)
+	for i := range n {
+		dst[i] = r.entries[(r.cachedCons+i)&r.mask]
+	}
+	if n > 0 {
+		r.cachedCons += n
+		r.consumer.Store(r.cachedCons)
+	}
+	return int(n)
 }
 
-// consRelease hands consumed entries back to the kernel after we copied them out.
-func (r *ring) consRelease() { r.consumer.Store(r.cachedCons) }
-
 // needWakeup reports whether the kernel set XDP_RING_NEED_WAKEUP on this ring.
-func (r *ring) needWakeup() bool { return r.flags.Load()&ringNeedWakeup != 0 }
+func (r *ring[T]) needWakeup() bool { return r.flags.Load()&ringNeedWakeup != 0 }
 
 // ringNeedWakeup is XDP_RING_NEED_WAKEUP (include/uapi/linux/if_xdp.h).
 const ringNeedWakeup = 1

@@ -24,29 +24,10 @@ func testRingMem(size uint32, entry uint64) ringMem {
 func newTestSocket(t testing.TB, u *UMEM, size uint32) *Socket {
 	t.Helper()
 	s := &Socket{fd: -1, umem: u}
-	var err error
-	mf, mc, mr, mt := testRingMem(size, 8), testRingMem(size, 8), testRingMem(size, 16), testRingMem(size, 16)
-	must := func(e error) {
-		if e != nil {
-			t.Fatal(e)
-		}
+	o := SocketOptions{FillSize: size, CompletionSize: size, RXSize: size, TXSize: size}
+	if err := s.layRings([4]ringMem{testRingMem(size, 8), testRingMem(size, 8), testRingMem(size, 16), testRingMem(size, 16)}, o); err != nil {
+		t.Fatal(err)
 	}
-	s.fill.ring, err = mf.ring(size)
-	must(err)
-	s.fill.entries, err = mf.addrs(size)
-	must(err)
-	s.comp.ring, err = mc.ring(size)
-	must(err)
-	s.comp.entries, err = mc.addrs(size)
-	must(err)
-	s.rx.ring, err = mr.ring(size)
-	must(err)
-	s.rx.entries, err = mr.descs(size)
-	must(err)
-	s.tx.ring, err = mt.ring(size)
-	must(err)
-	s.tx.entries, err = mt.descs(size)
-	must(err)
 	s.inFill = newChunkSet(u.opts.NumChunks)
 	s.inTX = newChunkSet(u.opts.NumChunks)
 	s.fillBatch = make([]uint64, 16)
@@ -193,16 +174,21 @@ func TestUMEMAllocator(t *testing.T) {
 	})
 }
 
+func setIndices[T any](r *ring[T], v uint32) {
+	r.producer.Store(v)
+	r.consumer.Store(v)
+	r.cachedProd, r.cachedCons = v, v
+}
+
 func TestRingIndicesWrap(t *testing.T) {
 	u := newTestUMEM(t, 64)
 	s := newTestSocket(t, u, 8)
 	// Start every index just below 2^32 so the run crosses the wrap.
 	const start = ^uint32(0) - 5
-	for _, r := range []*ring{&s.fill.ring, &s.rx.ring, &s.tx.ring, &s.comp.ring} {
-		r.producer.Store(start)
-		r.consumer.Store(start)
-		r.cachedProd, r.cachedCons = start, start
-	}
+	setIndices(&s.fill.ring, start)
+	setIndices(&s.comp.ring, start)
+	setIndices(&s.rx.ring, start)
+	setIndices(&s.tx.ring, start)
 	k := &fakeKernel{s: s, u: u}
 	descs := make([]Desc, 8)
 	var seq, got uint32

@@ -4,21 +4,8 @@ package afxdp
 //
 // The kernel writes the producer index and the entries; we write the consumer index. It belongs
 // to the socket's receive side: one goroutine at a time.
-type RXQueue struct {
-	ring
-	entries []Desc
-}
+type RXQueue struct{ ring[Desc] }
 
 // Consume copies up to len(descs) received descriptors into descs, releases their ring slots
 // to the kernel, and returns how many it copied. The caller owns those frames.
-func (q *RXQueue) Consume(descs []Desc) int {
-	n := min(uint32(len(descs)), q.consAvail())
-	for i := range n {
-		descs[i] = q.entries[(q.cachedCons+i)&q.mask]
-	}
-	if n > 0 {
-		q.cachedCons += n
-		q.consRelease()
-	}
-	return int(n)
-}
+func (q *RXQueue) Consume(descs []Desc) int { return q.consume(descs) }

@@ -262,37 +262,23 @@ func (s *Socket) setupRings(o SocketOptions) error {
 		s.maps[i] = m
 		mems[i] = ringMem{mem: m, producer: sp.off.Producer, consumer: sp.off.Consumer, desc: sp.off.Desc, flags: sp.off.Flags}
 	}
+	return s.layRings(mems, o)
+}
+
+// layRings sets up the four rings over their memory: fill, completion, RX, TX.
+func (s *Socket) layRings(m [4]ringMem, o SocketOptions) error {
 	var err error
-	if s.fill.ring, err = mems[0].ring(o.FillSize); err != nil {
+	if s.fill.ring, err = newRing[uint64](m[0], o.FillSize); err != nil {
 		return err
 	}
-	if s.fill.entries, err = mems[0].addrs(o.FillSize); err != nil {
+	if s.comp.ring, err = newRing[uint64](m[1], o.CompletionSize); err != nil {
 		return err
 	}
-	if s.comp.ring, err = mems[1].ring(o.CompletionSize); err != nil {
+	if s.rx.ring, err = newRing[Desc](m[2], o.RXSize); err != nil {
 		return err
 	}
-	if s.comp.entries, err = mems[1].addrs(o.CompletionSize); err != nil {
-		return err
-	}
-	if s.rx.ring, err = mems[2].ring(o.RXSize); err != nil {
-		return err
-	}
-	if s.rx.entries, err = mems[2].descs(o.RXSize); err != nil {
-		return err
-	}
-	if s.tx.ring, err = mems[3].ring(o.TXSize); err != nil {
-		return err
-	}
-	if s.tx.entries, err = mems[3].descs(o.TXSize); err != nil {
-		return err
-	}
-	// Start from the kernel's current indices (zero on a fresh socket).
-	s.fill.cachedProd, s.fill.cachedCons = s.fill.producer.Load(), s.fill.consumer.Load()
-	s.tx.cachedProd, s.tx.cachedCons = s.tx.producer.Load(), s.tx.consumer.Load()
-	s.rx.cachedProd, s.rx.cachedCons = s.rx.producer.Load(), s.rx.consumer.Load()
-	s.comp.cachedProd, s.comp.cachedCons = s.comp.producer.Load(), s.comp.consumer.Load()
-	return nil
+	s.tx.ring, err = newRing[Desc](m[3], o.TXSize)
+	return err
 }
 
 // FD returns the socket's file descriptor, the value to store in an XSKMAP.

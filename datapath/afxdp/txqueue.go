@@ -4,24 +4,11 @@ package afxdp
 //
 // We write the producer index and the entries; the kernel writes the consumer index and the
 // flags. It belongs to the socket's transmit side: one goroutine at a time.
-type TXQueue struct {
-	ring
-	entries []Desc
-}
+type TXQueue struct{ ring[Desc] }
 
 // Produce queues descs for sending and returns how many fit; the kernel owns those frames from
 // now on, the rest stay with the caller. In copy mode nothing is sent until a Kick.
-func (q *TXQueue) Produce(descs []Desc) int {
-	n := min(uint32(len(descs)), q.prodFree(uint32(len(descs))))
-	for i := range n {
-		q.entries[(q.cachedProd+i)&q.mask] = descs[i]
-	}
-	if n > 0 {
-		q.cachedProd += n
-		q.prodSubmit()
-	}
-	return int(n)
-}
+func (q *TXQueue) Produce(descs []Desc) int { return q.produce(descs) }
 
 // Pending returns how many produced descriptors the kernel has not consumed yet.
 func (q *TXQueue) Pending() int {
