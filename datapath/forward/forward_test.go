@@ -115,6 +115,14 @@ func frame(n int, seq uint32) []byte {
 	return f
 }
 
+// eventually polls cond until it holds or 5 s passed.
+func eventually(cond func() bool) {
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // collect gathers frames from p until want arrived or 5 s passed.
 func collect(p *porttest.Port, want int) [][]byte {
 	var got [][]byte
@@ -232,10 +240,7 @@ func TestForwardBadInput(t *testing.T) {
 						time.Sleep(time.Millisecond)
 					}
 				}
-				deadline := time.Now().Add(5 * time.Second)
-				for r.portB.Stats().Drops[port.DropTXRingFull] < 56 && time.Now().Before(deadline) {
-					time.Sleep(time.Millisecond)
-				}
+				eventually(func() bool { return r.portB.Stats().Drops[port.DropTXRingFull] >= 56 })
 			},
 			check: func(t *testing.T, r *rig) {
 				ps := r.portB.Stats()
@@ -250,15 +255,10 @@ func TestForwardBadInput(t *testing.T) {
 				r.wireA.Send(frame(60, 1))
 				collect(r.wireB, 1)
 				r.portA.SetDown()
-				deadline := time.Now().Add(5 * time.Second)
-				for r.loop.Stats()[0].Drops[DropPortDown] == 0 && time.Now().Before(deadline) {
-					time.Sleep(time.Millisecond)
-				}
+				eventually(func() bool { return r.loop.Stats()[0].Drops[DropPortDown] > 0 })
 				// The other route goes on, and drops towards the vanished port.
 				r.wireB.Send(frame(60, 2))
-				for r.portA.Stats().Drops[port.DropDown] == 0 && time.Now().Before(deadline) {
-					time.Sleep(time.Millisecond)
-				}
+				eventually(func() bool { return r.portA.Stats().Drops[port.DropDown] > 0 })
 			},
 			check: func(t *testing.T, r *rig) {
 				if got := r.loop.Stats()[0].Drops[DropPortDown]; got != 1 {
@@ -311,10 +311,7 @@ func TestForwardZeroAllocs(t *testing.T) {
 func TestForwardIdleSleeps(t *testing.T) {
 	r := newRig(t, rigOptions{opts: Options{Batch: 64, BusyPolls: 16, IdleWait: 20 * time.Millisecond}})
 	stop := r.start(t)
-	deadline := time.Now().Add(5 * time.Second)
-	for r.loop.Stats()[0].Sleeps < 3 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	eventually(func() bool { return r.loop.Stats()[0].Sleeps >= 3 })
 	stop()
 	st := r.loop.Stats()[0]
 	if st.Sleeps < 3 {

@@ -33,7 +33,7 @@ func BenchmarkPrivilegedNetperf(b *testing.B) {
 	}
 	tests := []struct{ name, unit string }{{"TCP_STREAM", "Mb/s"}, {"TCP_RR", "trans/s"}, {"TCP_CRR", "trans/s"}}
 	measure := func(b *testing.B, n *fwdNode) {
-		startDaemon(b, n.podB, "netserver", "-D", "-L", "10.0.0.2")
+		startDaemon(b, n.podB, nil, "netserver", "-D", "-L", "10.0.0.2")
 		time.Sleep(300 * time.Millisecond)
 		for _, tt := range tests {
 			b.Run(tt.name, func(b *testing.B) {
@@ -71,12 +71,13 @@ func BenchmarkPrivilegedNetperf(b *testing.B) {
 	})
 }
 
-// startDaemon runs a command in ns in the foreground and kills it by PID at cleanup; it returns
-// the PID (`ip netns exec` execs the command, so it is the command's own).
-func startDaemon(t testing.TB, ns *testutil.NetNS, name string, args ...string) int {
+// startDaemon runs a command in ns in the foreground, with env added to the environment, and
+// kills it by PID at cleanup; it returns the PID (`ip netns exec` execs the command, so it is
+// the command's own).
+func startDaemon(t testing.TB, ns *testutil.NetNS, env []string, name string, args ...string) int {
 	t.Helper()
 	cmd := ns.Command(name, args...)
-	cmd.Env = os.Environ()
+	cmd.Env = append(os.Environ(), env...)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
@@ -131,19 +132,7 @@ func startOVS(t testing.TB, n *fwdNode) int {
 	if out, err := exec.Command("ovsdb-tool", "create", db, "/usr/share/openvswitch/vswitch.ovsschema").CombinedOutput(); err != nil {
 		t.Fatalf("ovsdb-tool create: %v\n%s", err, out)
 	}
-	start := func(name string, args ...string) int {
-		cmd := n.node.Command(name, args...)
-		cmd.Env = append(os.Environ(), env...)
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("start %s: %v", name, err)
-		}
-		t.Cleanup(func() {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		})
-		return cmd.Process.Pid
-	}
-	start("ovsdb-server", db, "--remote=p"+sock, "--unixctl="+filepath.Join(dir, "ovsdb.ctl"),
+	startDaemon(t, n.node, env, "ovsdb-server", db, "--remote=p"+sock, "--unixctl="+filepath.Join(dir, "ovsdb.ctl"),
 		"--log-file="+filepath.Join(dir, "ovsdb.log"), "--pidfile="+filepath.Join(dir, "ovsdb.pid"))
 	vsctl := func(args ...string) {
 		t.Helper()
@@ -160,7 +149,7 @@ func startOVS(t testing.TB, n *fwdNode) int {
 		t.Fatalf("ovs-vsctl %v: %v\n%s", args, err, out)
 	}
 	vsctl("--no-wait", "init")
-	pid := start("ovs-vswitchd", sock, "--unixctl="+filepath.Join(dir, "vswitchd.ctl"),
+	pid := startDaemon(t, n.node, env, "ovs-vswitchd", sock, "--unixctl="+filepath.Join(dir, "vswitchd.ctl"),
 		"--log-file="+filepath.Join(dir, "vswitchd.log"), "--pidfile="+filepath.Join(dir, "vswitchd.pid"))
 	vsctl("add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev")
 	for _, h := range []string{n.hA.Name, n.hB.Name} {

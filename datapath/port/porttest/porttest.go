@@ -218,22 +218,17 @@ func (p *Port) Send(data []byte) bool {
 // Collect receives everything queued on p, appends a copy of each frame's data to dst, frees
 // the frames, and returns dst.
 func (p *Port) Collect(dst [][]byte) [][]byte {
-	var batch [16]port.Frame
-	for {
-		n, _ := p.Receive(batch[:])
-		if n == 0 {
-			return dst
-		}
-		for i := range batch[:n] {
-			dst = append(dst, append([]byte(nil), batch[i].Data()...))
-			batch[i].Free()
-		}
-	}
+	p.drain(func(f *port.Frame) { dst = append(dst, append([]byte(nil), f.Data()...)) })
+	return dst
 }
 
 // Discard receives and frees everything queued on p without copying, and returns how many
 // frames it freed.
-func (p *Port) Discard() int {
+func (p *Port) Discard() int { return p.drain(nil) }
+
+// drain receives everything queued on p, shows each frame to fn (if any), frees it, and returns
+// how many frames there were.
+func (p *Port) drain(fn func(*port.Frame)) int {
 	var batch [16]port.Frame
 	total := 0
 	for {
@@ -242,6 +237,9 @@ func (p *Port) Discard() int {
 			return total
 		}
 		for i := range batch[:n] {
+			if fn != nil {
+				fn(&batch[i])
+			}
 			batch[i].Free()
 		}
 		total += n
