@@ -177,17 +177,10 @@ func (p *Port) enqueue(f port.Frame) bool {
 // the kernel, it drops (and counts as port.DropTooLong) a frame longer than a chunk, and it
 // drops when the queue is full or the memory exhausted; it reports whether the frame was queued.
 func (p *Port) Inject(data []byte) bool {
-	if len(data) > p.mem.MaxFrameLen() {
-		p.c.Dropped(port.DropTooLong, 1)
-		return false
-	}
-	f, ok := port.AllocFrame(p.mem)
+	f, ok := p.frameOf(data)
 	if !ok {
-		p.c.Dropped(port.DropNoMemory, 1)
 		return false
 	}
-	f.SetLen(len(data))
-	copy(f.Data(), data)
 	if !p.enqueue(f) {
 		f.Free()
 		p.c.Dropped(port.DropTXRingFull, 1)
@@ -199,20 +192,29 @@ func (p *Port) Inject(data []byte) bool {
 // Send copies data into a frame of p's memory and transmits it to the peer, as the sender on
 // this end of the pair would (a pod writing to its veth); it reports whether the peer queued it.
 func (p *Port) Send(data []byte) bool {
+	f, ok := p.frameOf(data)
+	if !ok {
+		return false
+	}
+	var one [1]port.Frame
+	one[0] = f
+	return p.Transmit(one[:]) == 1
+}
+
+// frameOf copies data into a new frame of p's memory, counting why when it cannot.
+func (p *Port) frameOf(data []byte) (port.Frame, bool) {
 	if len(data) > p.mem.MaxFrameLen() {
 		p.c.Dropped(port.DropTooLong, 1)
-		return false
+		return port.Frame{}, false
 	}
 	f, ok := port.AllocFrame(p.mem)
 	if !ok {
 		p.c.Dropped(port.DropNoMemory, 1)
-		return false
+		return port.Frame{}, false
 	}
 	f.SetLen(len(data))
 	copy(f.Data(), data)
-	var one [1]port.Frame
-	one[0] = f
-	return p.Transmit(one[:]) == 1
+	return f, true
 }
 
 // Collect receives everything queued on p, appends a copy of each frame's data to dst, frees
