@@ -250,35 +250,53 @@ func runLoopProcess(spec string) error {
 	if err != nil {
 		return err
 	}
-	u, err := afxdp.NewUMEM(afxdp.DefaultUMEMOptions())
-	if err != nil {
-		return err
-	}
-	var ports []port.Port
-	mode := "copy"
+	var ifaces []xdpIface
 	for _, p := range strings.Split(parts[2], ",") {
 		f := strings.Split(p, ":")
 		ifindex, _ := strconv.Atoi(f[1])
 		slot, _ := strconv.Atoi(f[2])
-		s, err := afxdp.NewSocket(u, ifindex, 0, afxdp.DefaultSocketOptions())
-		if err != nil {
-			return err
-		}
-		if s.ZeroCopy() {
-			mode = "zero-copy"
-		}
-		if err := steer.SetSocket(uint32(slot), s.FD()); err != nil {
-			return err
-		}
-		ports = append(ports, port.NewXDP(f[0], s, 64))
+		ifaces = append(ifaces, xdpIface{f[0], ifindex, uint32(slot)})
 	}
-	l, err := New(slog.New(slog.NewTextHandler(os.Stderr, nil)),
-		[]Route{{From: ports[0], To: ports[1]}, {From: ports[1], To: ports[0]}}, DefaultOptions())
+	u, err := afxdp.NewUMEM(afxdp.DefaultUMEMOptions())
+	if err != nil {
+		return err
+	}
+	l, _, mode, err := newXDPLoop(steer, u, ifaces, slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	if err != nil {
 		return err
 	}
 	fmt.Println("ready", mode)
 	return l.Run(context.Background()) // until killed
+}
+
+// xdpIface is a netdev to open queue 0 of and its XSKMAP slot.
+type xdpIface struct {
+	name    string
+	ifindex int
+	slot    uint32
+}
+
+// newXDPLoop opens an AF_XDP port on queue 0 of each interface, all on u, registers them with
+// the steering program, and returns a loop forwarding the first port to the second and back,
+// the ports, and the bind mode. Call it on a thread in the interfaces' namespace.
+func newXDPLoop(steer *bpf.Steering, u *afxdp.UMEM, ifaces []xdpIface, log *slog.Logger) (*Loop, []*port.XDP, string, error) {
+	var ports []*port.XDP
+	mode := "copy"
+	for _, i := range ifaces {
+		s, err := afxdp.NewSocket(u, i.ifindex, 0, afxdp.DefaultSocketOptions())
+		if err != nil {
+			return nil, ports, "", err
+		}
+		ports = append(ports, port.NewXDP(i.name, s, 64))
+		if s.ZeroCopy() {
+			mode = "zero-copy"
+		}
+		if err := steer.SetSocket(i.slot, s.FD()); err != nil {
+			return nil, ports, "", err
+		}
+	}
+	l, err := New(log, []Route{{From: ports[0], To: ports[1]}, {From: ports[1], To: ports[0]}}, DefaultOptions())
+	return l, ports, mode, err
 }
 
 func ping(t testing.TB, from *testutil.NetNS, to string) {
@@ -436,5 +454,56 @@ func TestPrivilegedForwarding(t *testing.T) {
 	loop.kill()
 	if s := loop.stderr.String(); strings.Contains(s, "panic") || strings.Contains(s, "DATA RACE") {
 		t.Errorf("loop process failed:\n%s", s)
+	}
+}
+
+// TestPrivilegedForwardingAccounting runs the loop in-process on real AF_XDP ports, forwards
+// ICMP and TCP, stops it, closes the ports, and checks every chunk is back in the UMEM.
+func TestPrivilegedForwardingAccounting(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	n := newFwdNode(t)
+	u, err := afxdp.NewUMEM(afxdp.DefaultUMEMOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = u.Close() })
+	var l *Loop
+	var ports []*port.XDP
+	t.Cleanup(func() {
+		for _, p := range ports {
+			_ = p.Close()
+		}
+	})
+	err = n.node.Do(func() (err error) {
+		l, ports, _, err = newXDPLoop(n.steer, u,
+			[]xdpIface{{n.hA.Name, n.hA.Index, 0}, {n.hB.Name, n.hB.Index, 1}}, slog.New(slog.DiscardHandler))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	ping(t, n.podA, "10.0.0.2")
+	transfer(t, n.podB, n.podA, "10.0.0.1:5004", 10<<20)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	st := l.Stats()
+	if st[0].Forwarded == 0 || st[1].Forwarded == 0 {
+		t.Fatalf("forwarded %d and %d frames, want both > 0", st[0].Forwarded, st[1].Forwarded)
+	}
+	for _, p := range ports {
+		if err := p.Close(); err != nil {
+			t.Fatalf("close %s: %v", p.Name(), err)
+		}
+	}
+	if got, want := u.Available(), u.NumChunks(); got != want {
+		t.Fatalf("chunks back in the UMEM after stop and close: got %d, want %d", got, want)
+	}
+	if d := u.DoubleFrees() + u.BadFrees(); d != 0 {
+		t.Fatalf("double or bad frees: %d", d)
 	}
 }
