@@ -345,8 +345,15 @@ func (s *Socket) Receive(descs []Desc) int {
 }
 
 // NeedsRXWakeup reports whether the kernel waits for a syscall before it fills more frames
-// (need_wakeup on the fill ring); Wait makes that syscall.
+// (need_wakeup on the fill ring, which zero-copy drivers set when the fill ring ran dry); WakeRX
+// or Wait makes that syscall.
 func (s *Socket) NeedsRXWakeup() bool { return s.needWakeup && s.fill.NeedWakeup() }
+
+// WakeRX makes the syscall need_wakeup asks for on the receive side: a non-blocking recvfrom(2)
+// that lets the driver resume filling. Receive side.
+func (s *Socket) WakeRX() {
+	_, _, _ = unix.Syscall6(unix.SYS_RECVFROM, uintptr(s.fd), 0, 0, unix.MSG_DONTWAIT, 0, 0)
+}
 
 // Wait blocks in poll(2) until a frame can be received or timeout passes and reports whether
 // one can. It returns ErrLinkDown once the netdev is gone. Receive side.

@@ -55,6 +55,9 @@ func (p *XDP) Receive(frames []Frame) (int, error) {
 	}
 	p.sock.Refill()
 	n := p.sock.Receive(p.rxDescs[:min(len(frames), len(p.rxDescs))])
+	if n == 0 && p.sock.NeedsRXWakeup() {
+		p.sock.WakeRX() // zero-copy drivers stop when the fill ring ran dry, until woken
+	}
 	bytes := 0
 	for i, d := range p.rxDescs[:n] {
 		frames[i] = NewFrame(p.umem, d.Addr, int(d.Len))
@@ -121,6 +124,8 @@ func (p *XDP) Transmit(frames []Frame) int {
 		}
 		p.c.Transmitted(q, bytes)
 		sent += q
+		// Other kick errors leave the frames queued: the next Transmit kicks again, and in copy
+		// mode the poll(2) in Wait also drives transmission.
 		if err := p.sock.Kick(); err != nil && errors.Is(err, afxdp.ErrLinkDown) {
 			// What is queued stays in the ring until Close takes it back.
 			for i := range frames {
