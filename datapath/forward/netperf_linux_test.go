@@ -134,7 +134,7 @@ func startOVS(t testing.TB, n *fwdNode) int {
 	}
 	startDaemon(t, n.node, env, "ovsdb-server", db, "--remote=p"+sock, "--unixctl="+filepath.Join(dir, "ovsdb.ctl"),
 		"--log-file="+filepath.Join(dir, "ovsdb.log"), "--pidfile="+filepath.Join(dir, "ovsdb.pid"))
-	vsctl := func(args ...string) {
+	vsctl := func(args ...string) string {
 		t.Helper()
 		var out []byte
 		var err error
@@ -142,11 +142,12 @@ func startOVS(t testing.TB, n *fwdNode) int {
 			c := exec.Command("ovs-vsctl", append([]string{"--db=" + sock, "--timeout=10"}, args...)...)
 			c.Env = append(os.Environ(), env...)
 			if out, err = c.CombinedOutput(); err == nil {
-				return
+				return string(out)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
 		t.Fatalf("ovs-vsctl %v: %v\n%s", args, err, out)
+		return ""
 	}
 	vsctl("--no-wait", "init")
 	pid := startDaemon(t, n.node, env, "ovs-vswitchd", sock, "--unixctl="+filepath.Join(dir, "vswitchd.ctl"),
@@ -154,6 +155,10 @@ func startOVS(t testing.TB, n *fwdNode) int {
 	vsctl("add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev")
 	for _, h := range []string{n.hA.Name, n.hB.Name} {
 		vsctl("add-port", "br0", h, "--", "set", "interface", h, "type=afxdp", "options:xdp-mode=native")
+	}
+	for _, h := range []string{n.hA.Name, n.hB.Name} {
+		link, _ := n.node.Exec("ip", "-o", "link", "show", h) // "xdp" native, "xdpgeneric" generic
+		t.Logf("ovs port %s: error=%s; %s", h, strings.TrimSpace(vsctl("get", "interface", h, "error")), strings.TrimSpace(link))
 	}
 	return pid
 }
