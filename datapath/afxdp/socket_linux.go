@@ -103,11 +103,10 @@ type Socket struct {
 	maps [4][]byte
 
 	// Receive side only.
-	inFill     chunkSet // chunks the kernel holds through the fill/RX rings
-	fillBatch  []uint64
-	pollfd     [1]unix.PollFd
-	rxInvalid  atomic.Uint64
-	fillTarget uint32
+	inFill    chunkSet // chunks the kernel holds through the fill/RX rings
+	fillBatch []uint64
+	pollfd    [1]unix.PollFd
+	rxInvalid atomic.Uint64
 
 	// Transmit side only.
 	inTX      chunkSet // chunks the kernel holds through the TX/completion rings
@@ -117,8 +116,8 @@ type Socket struct {
 	closed bool
 }
 
-// NewSocket creates an AF_XDP socket on (ifindex, queueID) using u: the first open socket of u
-// registers it, further ones share it. It fills the fill ring before returning. An XDP program
+// NewSocket creates an AF_XDP socket on (ifindex, queueID) using u: the first socket of u
+// registers it, further ones share it with a socket of u that is still open and bound. It fills the fill ring before returning. An XDP program
 // must redirect into the socket (an XSKMAP entry) for frames to arrive.
 func NewSocket(u *UMEM, ifindex, queueID int, opts SocketOptions) (_ *Socket, err error) {
 	if err := opts.validate(); err != nil {
@@ -148,9 +147,14 @@ func NewSocket(u *UMEM, ifindex, queueID int, opts SocketOptions) (_ *Socket, er
 	if u.closed {
 		return nil, errors.New("create AF_XDP socket: umem closed")
 	}
+	// Share with a socket that is still bound: the kernel refuses an unbound one (EBADF), and a
+	// socket whose netdev vanished is unbound. With none left, register the memory afresh.
 	var owner *Socket
-	if len(u.users) > 0 {
-		owner = u.users[0]
+	for _, o := range u.users {
+		if !o.down.Load() {
+			owner = o
+			break
+		}
 	}
 	if owner == nil {
 		if err := s.registerLocked(); err != nil {
@@ -197,7 +201,6 @@ func NewSocket(u *UMEM, ifindex, queueID int, opts SocketOptions) (_ *Socket, er
 	s.inTX = newChunkSet(u.opts.NumChunks)
 	s.fillBatch = make([]uint64, opts.Batch)
 	s.compBatch = make([]uint64, opts.Batch)
-	s.fillTarget = opts.FillSize
 	s.pollfd[0] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
 	u.users = append(u.users, s)
 	for s.Refill() > 0 {

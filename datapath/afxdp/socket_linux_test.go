@@ -336,3 +336,34 @@ func TestPrivilegedZeroCopyOnVeth(t *testing.T) {
 		t.Fatalf("chunks back after the failed bind: got %d, want %d", got, u.NumChunks())
 	}
 }
+
+// TestPrivilegedNewSocketAfterOwnerVanished checks that a UMEM stays usable when the netdev of
+// the socket that registered it disappears: the next socket registers the memory afresh
+// instead of trying to share with an unbound socket.
+func TestPrivilegedNewSocketAfterOwnerVanished(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	v1 := newVethSocket(t, 1500, nil)
+	if out, err := v1.peerNS.Exec("ip", "link", "del", v1.peer.Name); err != nil {
+		t.Fatalf("delete veth: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	var err error
+	for err == nil && time.Now().Before(deadline) {
+		_, err = v1.sock.Wait(50 * time.Millisecond)
+	}
+	if !errors.Is(err, ErrLinkDown) {
+		t.Fatalf("Wait after the veth went: got %v, want ErrLinkDown", err)
+	}
+	v2 := newVethSocket(t, 1500, v1.umem) // v1's socket is still open, but unbound
+	if v2.sock.Shared() {
+		t.Fatal("new socket shared the UMEM with an unbound socket")
+	}
+	if _, err := fmt.Fprint(v2.conn, "still works"); err != nil {
+		t.Fatal(err)
+	}
+	got := v2.receiveUDP(t, 1)
+	if len(got) != 1 {
+		t.Fatalf("received %d frames on the new socket, want 1", len(got))
+	}
+	v2.umem.Free(got[0].Addr)
+}

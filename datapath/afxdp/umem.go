@@ -61,7 +61,7 @@ type UMEM struct {
 	out  []uint64   // guarded by mu: bit per chunk, set while the chunk is allocated
 
 	lifeMu sync.Mutex // orders socket creation, socket close and UMEM close
-	users  []*Socket  // guarded by lifeMu: open sockets, users[0] is shared with by new ones
+	users  []*Socket  // guarded by lifeMu: open sockets; new ones share with a bound one
 	closed bool       // guarded by lifeMu
 
 	doubleFrees atomic.Uint64
