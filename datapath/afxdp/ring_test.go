@@ -2,6 +2,7 @@ package afxdp
 
 import (
 	"encoding/binary"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -300,7 +301,7 @@ func TestRxOutOfRangeDescriptorIsDropped(t *testing.T) {
 // fake kernel on its own goroutine, checks every frame arrives in order and intact, and that the
 // frame accounting balances afterwards.
 func TestRingsAgainstConcurrentKernel(t *testing.T) {
-	const frames = 20000
+	const frames = 5000
 	u := newTestUMEM(t, 256)
 	s := newTestSocket(t, u, 64)
 	k := &fakeKernel{s: s, u: u}
@@ -323,7 +324,7 @@ func TestRingsAgainstConcurrentKernel(t *testing.T) {
 					return n
 				})
 			}
-			k.send(16, func(f []byte) {
+			if k.send(16, func(f []byte) {
 				v := binary.BigEndian.Uint64(f)
 				if v != sent || len(f) != 60+int(v%1700) {
 					kerr.CompareAndSwap(nil, "frame out of order or wrong length")
@@ -335,7 +336,9 @@ func TestRingsAgainstConcurrentKernel(t *testing.T) {
 					}
 				}
 				sent++
-			})
+			}) == 0 {
+				runtime.Gosched() // nothing to do: let the user side run (2 shared cores)
+			}
 		}
 		done.Store(true)
 	}()
@@ -347,7 +350,9 @@ func TestRingsAgainstConcurrentKernel(t *testing.T) {
 			pending = descs[:s.Receive(descs)]
 		}
 		pending = pending[s.Transmit(pending):]
-		s.Complete()
+		if s.Complete() == 0 {
+			runtime.Gosched()
+		}
 	}
 	wg.Wait()
 	if e := kerr.Load(); e != nil {
