@@ -125,13 +125,7 @@ func NewSocket(u *UMEM, ifindex, queueID int, opts SocketOptions) (_ *Socket, er
 	}
 	fd, err := unix.Socket(unix.AF_XDP, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		switch {
-		case errors.Is(err, unix.EAFNOSUPPORT):
-			return nil, &UnsupportedError{Feature: "AF_XDP sockets (CONFIG_XDP_SOCKETS, Linux 4.18)", Err: err}
-		case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
-			return nil, &PermissionError{Op: "create AF_XDP socket", Need: "CAP_NET_RAW", Err: err}
-		}
-		return nil, fmt.Errorf("create AF_XDP socket: %w", err)
+		return nil, socketError(err)
 	}
 	s := &Socket{fd: fd, umem: u, ifindex: ifindex, queueID: queueID}
 	defer func() {
@@ -208,6 +202,27 @@ func NewSocket(u *UMEM, ifindex, queueID int, opts SocketOptions) (_ *Socket, er
 	return s, nil
 }
 
+// socketError classifies a failed socket(AF_XDP) call.
+func socketError(err error) error {
+	switch {
+	case errors.Is(err, unix.EAFNOSUPPORT):
+		return &UnsupportedError{Feature: "AF_XDP sockets (CONFIG_XDP_SOCKETS, Linux 4.18)", Err: err}
+	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
+		return &PermissionError{Op: "create AF_XDP socket", Need: "CAP_NET_RAW", Err: err}
+	}
+	return fmt.Errorf("create AF_XDP socket: %w", err)
+}
+
+// registerError classifies a failed XDP_UMEM_REG.
+func registerError(err error, size int) error {
+	switch {
+	case errors.Is(err, unix.EPERM), errors.Is(err, unix.ENOBUFS), errors.Is(err, unix.ENOMEM):
+		return &PermissionError{Op: "register umem", Err: err,
+			Need: fmt.Sprintf("CAP_IPC_LOCK or a memlock limit (ulimit -l) of at least %d KiB", size/1024)}
+	}
+	return fmt.Errorf("register umem: %w", err)
+}
+
 func (s *Socket) registerLocked() error {
 	o := s.umem.opts
 	reg := unix.XDPUmemReg{
@@ -216,15 +231,10 @@ func (s *Socket) registerLocked() error {
 		Size:     o.ChunkSize,
 		Headroom: o.Headroom - PacketHeadroom,
 	}
-	err := setsockopt(s.fd, unix.XDP_UMEM_REG, unsafe.Pointer(&reg), unsafe.Sizeof(reg))
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, unix.EPERM), errors.Is(err, unix.ENOBUFS), errors.Is(err, unix.ENOMEM):
-		return &PermissionError{Op: "register umem", Err: err,
-			Need: fmt.Sprintf("CAP_IPC_LOCK or a memlock limit (ulimit -l) of at least %d KiB", len(s.umem.mem)/1024)}
+	if err := setsockopt(s.fd, unix.XDP_UMEM_REG, unsafe.Pointer(&reg), unsafe.Sizeof(reg)); err != nil {
+		return registerError(err, len(s.umem.mem))
 	}
-	return fmt.Errorf("register umem: %w", err)
+	return nil
 }
 
 func (s *Socket) setupRings(o SocketOptions) error {
