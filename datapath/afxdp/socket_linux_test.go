@@ -120,6 +120,22 @@ func (v *vethSocket) receiveUDP(t *testing.T, want int) []Desc {
 	return got
 }
 
+// deleteVeth deletes the pair and waits until the socket reports ErrLinkDown.
+func (v *vethSocket) deleteVeth(t *testing.T) {
+	t.Helper()
+	if out, err := v.peerNS.Exec("ip", "link", "del", v.peer.Name); err != nil {
+		t.Fatalf("delete veth: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	var err error
+	for err == nil && time.Now().Before(deadline) {
+		_, err = v.sock.Wait(50 * time.Millisecond)
+	}
+	if !errors.Is(err, ErrLinkDown) {
+		t.Fatalf("Wait after the veth went: got %v, want ErrLinkDown", err)
+	}
+}
+
 // udpPayload returns the payload of an IPv4 UDP frame to testUDPPort.
 func udpPayload(f []byte) ([]byte, bool) {
 	if len(f) < 42 || binary.BigEndian.Uint16(f[12:]) != 0x0800 || f[23] != 17 {
@@ -236,17 +252,7 @@ func TestPrivilegedSocketVeth(t *testing.T) {
 		}
 	})
 	t.Run("netdev disappears", func(t *testing.T) {
-		if out, err := v.peerNS.Exec("ip", "link", "del", v.peer.Name); err != nil {
-			t.Fatalf("delete veth: %v\n%s", err, out)
-		}
-		deadline := time.Now().Add(5 * time.Second)
-		var err error
-		for err == nil && time.Now().Before(deadline) {
-			_, err = v.sock.Wait(50 * time.Millisecond)
-		}
-		if !errors.Is(err, ErrLinkDown) {
-			t.Fatalf("Wait after the veth went: got %v, want ErrLinkDown", err)
-		}
+		v.deleteVeth(t)
 		if err := v.sock.Close(); err != nil {
 			t.Fatalf("Close: %v", err)
 		}
@@ -343,17 +349,7 @@ func TestPrivilegedZeroCopyOnVeth(t *testing.T) {
 func TestPrivilegedNewSocketAfterOwnerVanished(t *testing.T) {
 	testutil.RequirePrivileged(t)
 	v1 := newVethSocket(t, 1500, nil)
-	if out, err := v1.peerNS.Exec("ip", "link", "del", v1.peer.Name); err != nil {
-		t.Fatalf("delete veth: %v\n%s", err, out)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	var err error
-	for err == nil && time.Now().Before(deadline) {
-		_, err = v1.sock.Wait(50 * time.Millisecond)
-	}
-	if !errors.Is(err, ErrLinkDown) {
-		t.Fatalf("Wait after the veth went: got %v, want ErrLinkDown", err)
-	}
+	v1.deleteVeth(t)
 	v2 := newVethSocket(t, 1500, v1.umem) // v1's socket is still open, but unbound
 	if v2.sock.Shared() {
 		t.Fatal("new socket shared the UMEM with an unbound socket")
