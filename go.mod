@@ -10,6 +10,6 @@ require (
 	golang.org/x/sys v0.49.0
 )
 
-require golang.org/x/sync v0.24.0 // indirect
+require golang.org/x/sync v0.24.0
 
 tool github.com/cilium/ebpf/cmd/bpf2go
