@@ -29,6 +29,8 @@ var ovsPortActions = map[int]Action{
 	4: {Zone: 1, NAT: NAT{Kind: NATReverse}},
 	5: {Zone: 1, Commit: true, NAT: NAT{Kind: NATSrc, MinAddr: natIP, MaxAddr: natIP}},
 	6: {Zone: 1, Commit: true, Force: true},
+	8: {Zone: 2},
+	9: {Zone: 2, Commit: true, Mark: 0x5, MarkMask: 0xff},
 }
 
 var ovsPortFlows = map[int]string{
@@ -38,6 +40,8 @@ var ovsPortFlows = map[int]string{
 	4: "ct(zone=1,nat,table=1)",
 	5: fmt.Sprintf("ct(commit,zone=1,nat(src=%s),table=1)", natIP),
 	6: "ct(commit,force,zone=1,table=1)",
+	8: "ct(zone=2,table=1)",
+	9: "ct(commit,zone=2,exec(set_field:0x5/0xff->ct_mark),table=1)",
 }
 
 type ovsStep struct {
@@ -75,6 +79,10 @@ func startCtOVS(t *testing.T) *ctOVS {
 		fmt.Fprintf(&flows, "table=1,priority=10,ct_state=%#x/0xff,actions=output:7\n", s)
 	}
 	c := &ctOVS{o: o, pcap: filepath.Join(o.Dir, "p7.pcap")}
+	for _, port := range []int{8, 9} {
+		name := fmt.Sprintf("p%d", port)
+		o.Vsctl("add-port", "br0", name, "--", "set", "interface", name, "type=dummy", fmt.Sprintf("ofport_request=%d", port))
+	}
 	o.Vsctl("add-port", "br0", "p7", "--", "set", "interface", "p7", "type=dummy", "ofport_request=7",
 		"options:tx_pcap="+c.pcap)
 	file := filepath.Join(o.Dir, "ct-flows.txt")
@@ -486,6 +494,9 @@ func ovsScenarios() []ovsScenario {
 			{port: 1, p: echoPkt(srv6, cli6, icmp6EchoReply, 9)},
 			{port: 1, p: icmp6Err(srv6, cli6, udpPkt(cli6, srv6, 5000, 53))},
 			{port: 1, p: icmp6Err(srv6, cli6, udpPkt(cli6, srv6, 5001, 53))},
+		}},
+		{"zones", []ovsStep{
+			{port: 2, p: q}, {port: 8, p: r}, {port: 9, p: r}, {port: 8, p: q}, {port: 1, p: r}, {port: 8, p: r},
 		}},
 		{"udp force", []ovsStep{{port: 2, p: q}, {port: 6, p: r}, {port: 1, p: q}}},
 		{"icmp echo", []ovsStep{
