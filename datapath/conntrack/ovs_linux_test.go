@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -130,7 +131,7 @@ func (c *ctOVS) send(t *testing.T, port int, frame []byte, wantOut int) (map[Sta
 func TestPrivilegedOVSDifferential(t *testing.T) {
 	testutil.RequirePrivileged(t)
 	c := startCtOVS(t)
-	for _, sc := range ovsScenarios() {
+	for _, sc := range append(ovsScenarios(), randomScenarios(3, 60)...) {
 		t.Run(sc.name, func(t *testing.T) {
 			c.reset(t)
 			tbl, clk := newTestTable(t, nil)
@@ -143,6 +144,9 @@ func TestPrivilegedOVSDifferential(t *testing.T) {
 				t.Logf("step %d: %s on port %d", i, describe(st.p), st.port)
 				delta, out := c.send(t, st.port, frame(st.p), 1)
 				md := run(t, tbl, st.p, ovsPortActions[st.port])
+				if md.Drop != DropNone {
+					t.Logf("step %d: Sluice refused the commit: %v", i, md.Drop)
+				}
 				if len(delta) != 1 || len(out) != 1 {
 					t.Fatalf("step %d: OVS counted %v and sent %d packets, want one packet", i, delta, len(out))
 				}
@@ -602,4 +606,49 @@ func icmp6Err(src, dst netip.Addr, inner *Packet) *Packet {
 	p := icmpErr(src, dst, inner)
 	p.Proto, p.ICMPType, p.ICMPCode = ProtoICMPv6, icmp6PacketTooBig, 0
 	return p
+}
+
+// randomScenarios returns n seeded random packet sequences over a few addresses, ports,
+// flags and sequence numbers, so that packets land in window, out of window, in the wrong
+// direction, on closed or unknown connections. The NAT ports (3, 5) never see ICMP: OVS 3.1
+// cannot translate ICMP identifiers (see ovsScenarios).
+func randomScenarios(n, steps int) []ovsScenario {
+	var out []ovsScenario
+	for seed := range n {
+		r := rand.New(rand.NewPCG(uint64(seed), 7))
+		addrs := []netip.Addr{cli, srv, vip}
+		seqs := []uint32{1000, 1001, 1101, 5000, 5001, 5101, 70000, 4_000_000_000}
+		flagSets := []uint8{TCPSyn, TCPSyn | TCPAck, TCPAck, TCPAck | TCPPsh, TCPFin | TCPAck, TCPRst, TCPRst | TCPAck, 0, TCPSyn | TCPFin}
+		sc := ovsScenario{name: fmt.Sprintf("random %d", seed)}
+		for range steps {
+			src, dst := addrs[r.IntN(2)], addrs[r.IntN(3)]
+			if src == dst {
+				dst = srv
+				if src == srv {
+					dst = cli
+				}
+			}
+			ports := []uint16{80, 40000}
+			sp, dp := ports[r.IntN(2)], ports[r.IntN(2)]
+			var p *Packet
+			switch r.IntN(6) {
+			case 0, 1, 2:
+				p = tcpPkt(src, dst, sp, dp, flagSets[r.IntN(len(flagSets))], seqs[r.IntN(len(seqs))], seqs[r.IntN(len(seqs))], uint32(r.IntN(3))*100)
+			case 3, 4:
+				p = udpPkt(src, dst, sp, dp)
+			default:
+				p = echoPkt(src, dst, []uint8{icmpEchoRequest, icmpEchoReply}[r.IntN(2)], 7)
+			}
+			port := []int{1, 1, 2, 2, 3, 4, 5, 6, 8, 9}[r.IntN(10)]
+			if (port == 3 || port == 5) && p.Proto == ProtoICMP {
+				port = 2
+			}
+			sc.steps = append(sc.steps, ovsStep{port: port, p: p})
+			if r.IntN(10) == 0 {
+				sc.steps = append(sc.steps, ovsStep{warp: time.Duration(r.IntN(90)) * time.Second})
+			}
+		}
+		out = append(out, sc)
+	}
+	return out
 }
