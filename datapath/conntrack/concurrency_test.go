@@ -52,7 +52,9 @@ func checkInvariants(tb testing.TB, t *Table) {
 		tb.Fatalf("Len %d outside [0, %d]", n, t.opts.MaxConns)
 	}
 	seen := map[*conn]int{}
+	holders := make([]map[key]int, len(t.shards))
 	for i := range t.shards {
+		holders[i] = map[key]int{}
 		for _, sl := range t.shards[i].x.slots {
 			if sl.c == nil {
 				continue
@@ -62,9 +64,12 @@ func checkInvariants(tb testing.TB, t *Table) {
 			if sl.h != k.hash(t.seed) {
 				tb.Fatalf("slot hash %#x is not its key's hash", sl.h)
 			}
-			if got, ok := t.shards[i].x.get(sl.h, &k); !ok || got != e {
+			own := false
+			t.shards[i].x.match(sl.h, &k, func(g entry) bool { own = g == e; return !own })
+			if !own {
 				tb.Fatalf("key %+v does not find its own slot", k)
 			}
+			holders[i][k]++
 			c := e.c
 			if e.c.removed.Load() {
 				tb.Fatalf("removed connection still indexed under %+v", k)
@@ -73,6 +78,15 @@ func checkInvariants(tb testing.TB, t *Table) {
 				tb.Fatalf("key %+v in the wrong shard", k)
 			}
 			seen[c]++
+		}
+	}
+	for i, hs := range holders {
+		dups := 0
+		for _, n := range hs {
+			dups += n - 1
+		}
+		if dups != t.shards[i].x.dups {
+			tb.Fatalf("shard %d counts %d duplicate keys, holds %d", i, t.shards[i].x.dups, dups)
 		}
 	}
 	if len(seen) != t.Len() {

@@ -472,12 +472,27 @@ func TestStateString(t *testing.T) {
 }
 
 func TestTupleClash(t *testing.T) {
-	tbl, _ := newTestTable(t, nil)
+	tbl, clk := newTestTable(t, nil)
+	nat := Action{NAT: NAT{Kind: NATReverse}}
 	run(t, tbl, udpPkt(cli, vip, 5000, 80), Action{Commit: true, NAT: NAT{Kind: NATDst, MinAddr: srv, MaxAddr: srv, MinPort: 8080, MaxPort: 8080}})
-	// The same client port straight to the backend would steal the DNAT connection's replies.
+	clk.advance(time.Second)
+	// The same client port straight to the backend: OVS commits it, and its reply tuple
+	// (the DNAT connection's too) now leads to it, the newest holder.
 	md := run(t, tbl, udpPkt(cli, srv, 5000, 8080), commit)
-	if md.Drop != DropTupleClash || tbl.Len() != 1 || tbl.Counter(CounterTupleClash) != 1 {
-		t.Fatalf("direct connection: drop %v Len %d, want %v 1", md.Drop, tbl.Len(), DropTupleClash)
+	if md.Drop != DropNone || tbl.Len() != 2 || tbl.Counter(CounterTupleClash) != 1 {
+		t.Fatalf("direct connection: drop %v Len %d clashes %d, want none 2 1", md.Drop, tbl.Len(), tbl.Counter(CounterTupleClash))
+	}
+	wantNAT(t, run(t, tbl, udpPkt(srv, cli, 8080, 5000), nat), trk|est|rpl, Rewrite{})
+	checkInvariants(t, tbl)
+	// Once the direct connection expires (30s after its reply, before the DNAT one's 60s),
+	// the DNAT connection has its reply tuple back.
+	clk.advance(DefaultTimeouts().UDPMultiple)
+	wantNAT(t, run(t, tbl, udpPkt(srv, cli, 8080, 5000), nat), trk|est|rpl|StateSNAT,
+		Rewrite{Set: RewriteSrc | RewriteSrcPort, Src: vip, SrcPort: 80})
+	tbl.Sweep()
+	checkInvariants(t, tbl)
+	if tbl.Len() != 1 {
+		t.Fatalf("Len %d after the direct connection expired, want 1", tbl.Len())
 	}
 }
 

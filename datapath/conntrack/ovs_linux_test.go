@@ -131,7 +131,7 @@ func (c *ctOVS) send(t *testing.T, port int, frame []byte, wantOut int) (map[Sta
 func TestPrivilegedOVSDifferential(t *testing.T) {
 	testutil.RequirePrivileged(t)
 	c := startCtOVS(t)
-	for _, sc := range append(ovsScenarios(), randomScenarios(3, 60)...) {
+	for _, sc := range append(ovsScenarios(), randomScenarios(6, 80)...) {
 		t.Run(sc.name, func(t *testing.T) {
 			c.reset(t)
 			tbl, clk := newTestTable(t, nil)
@@ -645,7 +645,7 @@ func randomScenarios(n, steps int) []ovsScenario {
 			}
 			sc.steps = append(sc.steps, ovsStep{port: port, p: p})
 			if r.IntN(10) == 0 {
-				sc.steps = append(sc.steps, ovsStep{warp: time.Duration(r.IntN(90)) * time.Second})
+				sc.steps = append(sc.steps, ovsStep{warp: time.Duration(1+r.IntN(90)) * time.Second})
 			}
 		}
 		out = append(out, sc)

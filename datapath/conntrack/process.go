@@ -57,15 +57,18 @@ func (t *Table) Process(p *Packet, a *Action, md *Meta) {
 			k.reverse()
 		}
 	}
+	expired := false // this packet forced a connection out: look again before creating
 	if a.Force && reply && c != nil {
 		t.expire(c)
 		c = nil
+		expired = true
 	}
 
 	create := false
 	switch {
 	case c != nil:
 		create = t.updateState(p, c, reply, related, now, md)
+		expired = create
 		if a.NAT.Kind != NATNone && !create {
 			t.handleNAT(p, c, reply, related, md)
 		}
@@ -75,8 +78,12 @@ func (t *Table) Process(p *Packet, a *Action, md *Meta) {
 		create = true
 	}
 	if create {
-		c = t.notFound(p, &k, a, now, md)
-		reply, related = false, false
+		// When another live connection still holds the tuple, OVS leaves the packet as it
+		// is: no +new, and the connection it had (if any) stays the packet's.
+		if nc, held := t.notFound(p, &k, a, now, md, expired); !held {
+			c = nc
+			reply, related = false, false
+		}
 	}
 	if md.State&StateInvalid != 0 {
 		t.count(CounterInvalid)
@@ -214,36 +221,44 @@ func validNew(p *Packet) bool {
 
 // notFound handles a packet of no known connection: +new, and with commit a new entry (and
 // its NAT binding).
-func (t *Table) notFound(p *Packet, k *key, a *Action, now int64, md *Meta) *conn {
+//
+// Like OVS it first looks the tuple up again (under the insert lock when committing, else
+// only if this packet just forced a connection out, since the caller has just looked): if
+// a live connection holds it (another goroutine committed it, or an older holder of a
+// shared tuple), nothing happens and held is true.
+func (t *Table) notFound(p *Packet, k *key, a *Action, now int64, md *Meta, expired bool) (c *conn, held bool) {
+	if a.Commit {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if t.lookupLocked(k, now) != nil {
+			return nil, true
+		}
+	} else if expired {
+		if other, _ := t.lookup(k, now); other != nil {
+			return nil, true
+		}
+	}
 	if !validNew(p) {
 		md.State = StateInvalid
-		return nil
+		return nil, false
 	}
 	md.State = StateNew
 	if !a.Commit {
-		return nil
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.lookupLocked(k, now) != nil {
-		return nil // another goroutine committed it meanwhile
+		return nil, false
 	}
 	// An expired connection holding the tuple gives its slot up before the size check.
-	s, h := t.shardOf(k)
-	if e, ok := s.x.get(h, k); ok {
-		t.removeLocked(e.c)
-	}
+	t.evictDeadLocked(k, now)
 	if t.n.Load() >= int64(t.opts.MaxConns) {
 		t.count(CounterFull)
 		md.Drop = DropTableFull
-		return nil
+		return nil, false
 	}
 	if t.zoneFullLocked(k.zone) {
 		t.count(CounterZoneFull)
 		md.Drop = DropZoneFull
-		return nil
+		return nil, false
 	}
-	c := &conn{created: now}
+	c = &conn{created: now}
 	c.keys[0] = *k
 	c.keys[1] = k.reversed()
 	switch k.proto {
@@ -263,18 +278,17 @@ func (t *Table) notFound(p *Packet, k *key, a *Action, now int64, md *Meta) *con
 			} else {
 				t.count(CounterNATInvalid)
 			}
-			return nil
+			return nil, false
 		}
 	} else if c.keys[1] != c.keys[0] && t.lookupLocked(&c.keys[1], now) != nil {
+		// OVS commits it anyway and the newer connection takes the reply tuple over.
 		t.count(CounterTupleClash)
-		md.Drop = DropTupleClash
-		return nil
 	}
 	c.expires.Store(now + t.timeouts[c.tm])
-	t.insertLocked(c)
+	t.insertLocked(c, now)
 	t.count(CounterCommitted)
 	if c.nat != NATNone {
 		natPacket(p, c, false, false, md)
 	}
-	return c
+	return c, false
 }

@@ -15,6 +15,7 @@ import (
 type conn struct {
 	keys [2]key // original, reply
 	nat  NATKind
+	seq  uint64 // commit order: the newest holder of a shared key wins lookups
 
 	expires atomic.Int64 // clock value at which the connection is idle-expired; 0 once removed
 	removed atomic.Bool  // set once, by whoever takes the connection out of the index
@@ -61,6 +62,7 @@ type Table struct {
 	// mu serialises every change to the index (commits, removals), so that a commit sees
 	// a consistent index across shards. Holders may read shard maps without shard locks.
 	mu         sync.Mutex
+	seq        uint64 // commits so far, under mu: orders a key's holders
 	n          atomic.Int64
 	zoneN      map[uint16]int // connections per zone, under mu
 	zoneLimits map[uint16]int // under mu
@@ -77,7 +79,7 @@ const (
 	CounterFull                        // commits refused: table full
 	CounterNATExhausted                // commits refused: no free NAT tuple
 	CounterNATInvalid                  // commits refused: NAT range unusable for the packet
-	CounterTupleClash                  // commits refused: reply tuple already in use
+	CounterTupleClash                  // commits whose reply tuple shadows another connection's
 	CounterZoneFull                    // commits refused: zone limit
 	CounterInvalid                     // packets given +inv
 	CounterExpired                     // connections removed by Sweep
@@ -158,9 +160,9 @@ func live(c *conn, now int64) bool { return now < c.expires.Load() }
 func (t *Table) lookup(k *key, now int64) (*conn, bool) {
 	s, h := t.shardOf(k)
 	s.mu.RLock()
-	e, ok := s.x.get(h, k)
+	e, ok := s.x.get(h, k, now)
 	s.mu.RUnlock()
-	if !ok || !live(e.c, now) {
+	if !ok {
 		return nil, false
 	}
 	return e.c, e.reply
@@ -169,26 +171,40 @@ func (t *Table) lookup(k *key, now int64) (*conn, bool) {
 // lookupLocked is lookup for a holder of t.mu.
 func (t *Table) lookupLocked(k *key, now int64) *conn {
 	s, h := t.shardOf(k)
-	e, ok := s.x.get(h, k)
-	if !ok || !live(e.c, now) {
+	e, ok := s.x.get(h, k, now)
+	if !ok {
 		return nil
 	}
 	return e.c
 }
 
-// insertLocked puts c's keys into the index, evicting dead connections holding them.
-func (t *Table) insertLocked(c *conn) {
+// evictDeadLocked removes the expired connections that hold k.
+func (t *Table) evictDeadLocked(k *key, now int64) {
+	s, h := t.shardOf(k)
+	var dead []*conn
+	s.x.match(h, k, func(e entry) bool {
+		if !live(e.c, now) {
+			dead = append(dead, e.c)
+		}
+		return true
+	})
+	t.removeAllLocked(dead)
+}
+
+// insertLocked puts c's keys into the index, evicting dead connections holding them. A live
+// holder of c's reply key stays, shadowed by c (the newest holder wins, as in OVS).
+func (t *Table) insertLocked(c *conn, now int64) {
+	t.seq++
+	c.seq = t.seq
 	for dir := range 2 {
 		k := &c.keys[dir]
 		if dir == 1 && *k == c.keys[0] {
 			break // a connection to itself: one key serves both ways
 		}
+		t.evictDeadLocked(k, now)
 		s, h := t.shardOf(k)
-		if old, ok := s.x.get(h, k); ok {
-			t.removeLocked(old.c)
-		}
 		s.mu.Lock()
-		s.x.put(h, entry{c: c, reply: dir == 1})
+		s.x.put(h, k, entry{c: c, reply: dir == 1})
 		s.mu.Unlock()
 	}
 	t.n.Add(1)

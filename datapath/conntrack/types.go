@@ -191,11 +191,10 @@ const (
 	DropTableFull               // the table holds Options.MaxConns connections
 	DropNATExhausted            // no free address/port in the NAT range
 	DropNATInvalid              // the NAT range does not fit the packet (address family)
-	DropTupleClash              // the reply tuple belongs to another connection
 	DropZoneFull                // the zone holds its limit of connections
 )
 
-var dropNames = [...]string{"none", "table-full", "nat-exhausted", "nat-invalid", "tuple-clash", "zone-full"}
+var dropNames = [...]string{"none", "table-full", "nat-exhausted", "nat-invalid", "zone-full"}
 
 // String names the reason.
 func (d DropReason) String() string {
