@@ -12,9 +12,9 @@ import (
 
 // goldenMessage is one captured message with OVS's own decoding of it.
 type goldenMessage struct {
-	file   string
-	ofctl  string // ovs-ofctl ofp-print output, the comment lines above the hex
-	raw    []byte
+	file  string
+	ofctl string // ovs-ofctl ofp-print output, the comment lines above the hex
+	raw   []byte
 }
 
 func readGolden(t testing.TB) []goldenMessage {
