@@ -142,7 +142,7 @@ var oxmDefs = []oxmDef{
 	nxm1(23, "NXM_NX_ND_TARGET", 16, flow.FieldNdTarget, true),
 	nxm1(24, "NXM_NX_ND_SLL", 6, flow.FieldNdSll, true),
 	nxm1(25, "NXM_NX_ND_TLL", 6, flow.FieldNdTll, true),
-	nxm1(26, "NXM_NX_IP_FRAG", 1, flow.FieldNwFrag, true),
+	{id: OXMID{Class: ClassNXM1, Field: 26}, name: "NXM_NX_IP_FRAG", size: 1, f: flow.FieldNwFrag, maskable: true, valMask: 0x03},
 	nxm1(27, "NXM_NX_IPV6_LABEL", 4, flow.FieldIPv6Label, true),
 	nxm1(28, "NXM_NX_IP_ECN", 1, flow.FieldNwECN, false),
 	nxm1(29, "NXM_NX_IP_TTL", 1, flow.FieldNwTTL, false),
