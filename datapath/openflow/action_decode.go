@@ -207,7 +207,13 @@ func decodeNX(c *cursor, sub uint16, depth int) (Action, error) {
 
 // decodeProps walks ofp_prop TLVs (each padded to 8 bytes), calling fn with each value.
 func decodeProps(c *cursor, fn func(typ uint16, v *cursor) error) error {
+	return decodePropsRaw(c, func(typ uint16, v *cursor, _ []byte) error { return fn(typ, v) })
+}
+
+// decodePropsRaw is decodeProps that also hands fn the whole property, padding included.
+func decodePropsRaw(c *cursor, fn func(typ uint16, v *cursor, raw []byte) error) error {
 	for c.len() >= 4 && c.err == nil {
+		all := c.b
 		typ, n := c.u16(), int(c.u16())
 		if n < 4 {
 			return fmt.Errorf("property length %d: %w", n, ErrBadLength)
@@ -217,7 +223,7 @@ func decodeProps(c *cursor, fn func(typ uint16, v *cursor) error) error {
 		if c.err != nil {
 			break
 		}
-		if err := fn(typ, v); err != nil {
+		if err := fn(typ, v, all[:len(all)-len(c.b)]); err != nil {
 			return err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +21,8 @@ type goldenMessage struct {
 func readGolden(t testing.TB) []goldenMessage {
 	t.Helper()
 	paths, err := filepath.Glob(filepath.Join("testdata", "ovs-ofctl", "*.txt"))
+	more, _ := filepath.Glob(filepath.Join("testdata", "ovs-vswitchd", "*.txt"))
+	paths = append(paths, more...)
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("no golden files: %v", err)
 	}
@@ -42,7 +45,7 @@ func readGolden(t testing.TB) []goldenMessage {
 			if err != nil {
 				t.Fatalf("%s: %v", p, err)
 			}
-			out = append(out, goldenMessage{file: filepath.Base(p), ofctl: strings.Join(comment, "\n"), raw: raw})
+			out = append(out, goldenMessage{file: filepath.Base(filepath.Dir(p)) + "/" + filepath.Base(p), ofctl: strings.Join(comment, "\n"), raw: raw})
 			comment = nil
 		}
 		f.Close()
@@ -53,8 +56,8 @@ func readGolden(t testing.TB) []goldenMessage {
 // TestGoldenRoundTrip decodes every message ovs-ofctl sent and checks that encoding the result
 // gives back the same bytes.
 func TestGoldenRoundTrip(t *testing.T) {
-	for _, g := range readGolden(t) {
-		name := strings.TrimSuffix(g.file, ".txt") + "/" + strings.Fields(g.ofctl)[0]
+	for i, g := range readGolden(t) {
+		name := fmt.Sprintf("%s/%d", strings.TrimSuffix(g.file, ".txt"), i)
 		t.Run(name, func(t *testing.T) {
 			h, m, err := Unmarshal(g.raw)
 			if err != nil {

@@ -438,6 +438,8 @@ type PortStats struct {
 	RxPackets, TxPackets, RxBytes, TxBytes   uint64
 	RxDropped, TxDropped, RxErrors, TxErrors uint64
 	Ethernet                                 *PortStatsEthernet
+	// Properties holds the other properties (OVS's experimenter custom statistics) raw.
+	Properties []byte
 }
 
 // PortStatsEthernet is OFPPSPT_ETHERNET.
@@ -472,6 +474,10 @@ func (m *PortStatsReply) appendBody(b []byte) ([]byte, error) {
 				b = be.AppendUint64(b, v)
 			}
 		}
+		b = append(b, p.Properties...)
+		if len(b)-start > 0xffff {
+			return b, fmt.Errorf("port stats: %w", ErrTooLong)
+		}
 		be.PutUint16(b[start:], uint16(len(b)-start))
 	}
 	return b, nil
@@ -489,10 +495,12 @@ func (m *PortStatsReply) decodeBody(b []byte) error {
 		p := PortStats{PortNo: pc.u32(), DurationSec: pc.u32(), DurationNSec: pc.u32()}
 		p.RxPackets, p.TxPackets, p.RxBytes, p.TxBytes = pc.u64(), pc.u64(), pc.u64(), pc.u64()
 		p.RxDropped, p.TxDropped, p.RxErrors, p.TxErrors = pc.u64(), pc.u64(), pc.u64(), pc.u64()
-		err := decodeProps(pc, func(typ uint16, v *cursor) error {
-			if typ == 0 {
+		err := decodePropsRaw(pc, func(typ uint16, v *cursor, raw []byte) error {
+			if typ == 0 && p.Ethernet == nil && p.Properties == nil {
 				v.skip(4)
 				p.Ethernet = &PortStatsEthernet{v.u64(), v.u64(), v.u64(), v.u64()}
+			} else {
+				p.Properties = append(p.Properties, raw...)
 			}
 			return v.err
 		})

@@ -117,6 +117,42 @@ type controller struct {
 	nc    net.Conn
 	c     *Conn
 	async []Message
+	raw   map[string][][]byte // what the switch sent, per subtest, for -update-golden
+}
+
+// keep remembers a message the switch sent, for recordSwitchGolden.
+func (k *controller) keep(raw []byte) {
+	if k.raw == nil {
+		k.raw = map[string][][]byte{}
+	}
+	k.raw[k.t.Name()] = append(k.raw[k.t.Name()], clone(raw))
+}
+
+// recordSwitchGolden writes what ovs-vswitchd sent during each subtest to
+// testdata/ovs-vswitchd/, with OVS's decoding of each message as a comment.
+func (k *controller) recordSwitchGolden(t *testing.T) {
+	if !*updateGolden {
+		return
+	}
+	dir := filepath.Join("testdata", "ovs-vswitchd")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, msgs := range k.raw {
+		var sb strings.Builder
+		sb.WriteString("# sent by ovs-vswitchd 3.1 (dummy datapath) in " + name + "\n")
+		for _, m := range msgs {
+			out, _ := exec.Command("ovs-ofctl", "ofp-print", hex.EncodeToString(m)).CombinedOutput()
+			for _, l := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
+				sb.WriteString("# " + l + "\n")
+			}
+			sb.WriteString(hex.EncodeToString(m) + "\n")
+		}
+		file := strings.ReplaceAll(strings.TrimPrefix(name, "TestPrivilegedOVS/"), "/", "_") + ".txt"
+		if err := os.WriteFile(filepath.Join(dir, file), []byte(sb.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func dialController(t *testing.T, path string) *controller {
@@ -166,8 +202,10 @@ func (k *controller) transact(msgs ...Message) []Message {
 		case h.XID == bxid && h.Type == TypeBarrierReply:
 			return replies
 		case xids[h.XID]:
+			k.keep(raw)
 			replies = append(replies, m)
 		default:
+			k.keep(raw)
 			k.async = append(k.async, m)
 		}
 	}
@@ -197,6 +235,7 @@ func waitAsync[T Message](k *controller) T {
 		if err != nil {
 			k.t.Fatalf("read async: %v (%x)", err, raw)
 		}
+		k.keep(raw)
 		if v, ok := m.(T); ok {
 			return v
 		}
@@ -209,7 +248,7 @@ func goldenOf(t *testing.T, file string, typ Type) []Message {
 	t.Helper()
 	var out []Message
 	for _, g := range readGolden(t) {
-		if g.file != file+".txt" {
+		if g.file != "ovs-ofctl/"+file+".txt" {
 			continue
 		}
 		h, m, err := Unmarshal(g.raw)
@@ -235,6 +274,7 @@ func TestPrivilegedOVS(t *testing.T) {
 	}
 	o := startOVS(t)
 	k := dialController(t, o.mgmt())
+	defer k.recordSwitchGolden(t)
 
 	t.Run("features", func(t *testing.T) {
 		k.t = t
