@@ -236,22 +236,22 @@ func (w *oxmWriter) putIP(ethType uint64) {
 	w.putExact(idIPProto, flow.FieldNwProto, proto)
 	switch {
 	case proto == protoTCP:
-		w.put(idTCPSrc, flow.FieldTpSrc)
-		w.put(idTCPDst, flow.FieldTpDst)
+		w.put(idTCPSrc, flow.FieldTCPSrc)
+		w.put(idTCPDst, flow.FieldTCPDst)
 		w.put(idTCPFlags, flow.FieldTCPFlags)
 	case proto == protoUDP:
-		w.put(idUDPSrc, flow.FieldTpSrc)
-		w.put(idUDPDst, flow.FieldTpDst)
+		w.put(idUDPSrc, flow.FieldUDPSrc)
+		w.put(idUDPDst, flow.FieldUDPDst)
 	case proto == protoSCTP:
-		w.put(idSCTPSrc, flow.FieldTpSrc)
-		w.put(idSCTPDst, flow.FieldTpDst)
+		w.put(idSCTPSrc, flow.FieldSCTPSrc)
+		w.put(idSCTPDst, flow.FieldSCTPDst)
 	case proto == protoICMP && ethType == ethTypeIPv4:
 		w.putExact(idICMPType, flow.FieldIcmpType, m.Key.Get(flow.FieldIcmpType))
 		w.putExact(idICMPCode, flow.FieldIcmpCode, m.Key.Get(flow.FieldIcmpCode))
 	case proto == protoICMPv6 && ethType == ethTypeIPv6:
 		typ := m.Key.Get(flow.FieldIcmpType)
-		w.putExact(idICMP6Type, flow.FieldIcmpType, typ)
-		w.putExact(idICMP6Code, flow.FieldIcmpCode, m.Key.Get(flow.FieldIcmpCode))
+		w.putExact(idICMP6Type, flow.FieldIcmpv6Type, typ)
+		w.putExact(idICMP6Code, flow.FieldIcmpv6Code, m.Key.Get(flow.FieldIcmpCode))
 		if typ == 135 || typ == 136 {
 			w.put(idNdTarget, flow.FieldNdTarget)
 			if typ == 135 {

@@ -61,12 +61,12 @@ var oxmDefs = []oxmDef{
 	basic(10, "OXM_OF_IP_PROTO", 1, flow.FieldNwProto, false),
 	basic(11, "OXM_OF_IPV4_SRC", 4, flow.FieldNwSrc, true),
 	basic(12, "OXM_OF_IPV4_DST", 4, flow.FieldNwDst, true),
-	basic(13, "OXM_OF_TCP_SRC", 2, flow.FieldTpSrc, true),
-	basic(14, "OXM_OF_TCP_DST", 2, flow.FieldTpDst, true),
-	basic(15, "OXM_OF_UDP_SRC", 2, flow.FieldTpSrc, true),
-	basic(16, "OXM_OF_UDP_DST", 2, flow.FieldTpDst, true),
-	basic(17, "OXM_OF_SCTP_SRC", 2, flow.FieldTpSrc, true),
-	basic(18, "OXM_OF_SCTP_DST", 2, flow.FieldTpDst, true),
+	basic(13, "OXM_OF_TCP_SRC", 2, flow.FieldTCPSrc, true),
+	basic(14, "OXM_OF_TCP_DST", 2, flow.FieldTCPDst, true),
+	basic(15, "OXM_OF_UDP_SRC", 2, flow.FieldUDPSrc, true),
+	basic(16, "OXM_OF_UDP_DST", 2, flow.FieldUDPDst, true),
+	basic(17, "OXM_OF_SCTP_SRC", 2, flow.FieldSCTPSrc, true),
+	basic(18, "OXM_OF_SCTP_DST", 2, flow.FieldSCTPDst, true),
 	basic(19, "OXM_OF_ICMPV4_TYPE", 1, flow.FieldIcmpType, false),
 	basic(20, "OXM_OF_ICMPV4_CODE", 1, flow.FieldIcmpCode, false),
 	basic(21, "OXM_OF_ARP_OP", 2, flow.FieldArpOp, false),
@@ -77,8 +77,8 @@ var oxmDefs = []oxmDef{
 	basic(26, "OXM_OF_IPV6_SRC", 16, flow.FieldIPv6Src, true),
 	basic(27, "OXM_OF_IPV6_DST", 16, flow.FieldIPv6Dst, true),
 	basic(28, "OXM_OF_IPV6_FLABEL", 4, flow.FieldIPv6Label, true),
-	basic(29, "OXM_OF_ICMPV6_TYPE", 1, flow.FieldIcmpType, false),
-	basic(30, "OXM_OF_ICMPV6_CODE", 1, flow.FieldIcmpCode, false),
+	basic(29, "OXM_OF_ICMPV6_TYPE", 1, flow.FieldIcmpv6Type, false),
+	basic(30, "OXM_OF_ICMPV6_CODE", 1, flow.FieldIcmpv6Code, false),
 	basic(31, "OXM_OF_IPV6_ND_TARGET", 16, flow.FieldNdTarget, true),
 	basic(32, "OXM_OF_IPV6_ND_SLL", 6, flow.FieldNdSll, true),
 	basic(33, "OXM_OF_IPV6_ND_TLL", 6, flow.FieldNdTll, true),
@@ -105,10 +105,10 @@ var oxmDefs = []oxmDef{
 	nxm0(6, "NXM_OF_IP_PROTO", 1, flow.FieldNwProto, false),
 	nxm0(7, "NXM_OF_IP_SRC", 4, flow.FieldNwSrc, true),
 	nxm0(8, "NXM_OF_IP_DST", 4, flow.FieldNwDst, true),
-	nxm0(9, "NXM_OF_TCP_SRC", 2, flow.FieldTpSrc, true),
-	nxm0(10, "NXM_OF_TCP_DST", 2, flow.FieldTpDst, true),
-	nxm0(11, "NXM_OF_UDP_SRC", 2, flow.FieldTpSrc, true),
-	nxm0(12, "NXM_OF_UDP_DST", 2, flow.FieldTpDst, true),
+	nxm0(9, "NXM_OF_TCP_SRC", 2, flow.FieldTCPSrc, true),
+	nxm0(10, "NXM_OF_TCP_DST", 2, flow.FieldTCPDst, true),
+	nxm0(11, "NXM_OF_UDP_SRC", 2, flow.FieldUDPSrc, true),
+	nxm0(12, "NXM_OF_UDP_DST", 2, flow.FieldUDPDst, true),
 	nxm0(13, "NXM_OF_ICMP_TYPE", 1, flow.FieldIcmpType, false),
 	nxm0(14, "NXM_OF_ICMP_CODE", 1, flow.FieldIcmpCode, false),
 	nxm0(15, "NXM_OF_ARP_OP", 2, flow.FieldArpOp, false),
@@ -137,8 +137,8 @@ var oxmDefs = []oxmDef{
 	nxm1(18, "NXM_NX_ARP_THA", 6, flow.FieldArpTha, true),
 	nxm1(19, "NXM_NX_IPV6_SRC", 16, flow.FieldIPv6Src, true),
 	nxm1(20, "NXM_NX_IPV6_DST", 16, flow.FieldIPv6Dst, true),
-	nxm1(21, "NXM_NX_ICMPV6_TYPE", 1, flow.FieldIcmpType, false),
-	nxm1(22, "NXM_NX_ICMPV6_CODE", 1, flow.FieldIcmpCode, false),
+	nxm1(21, "NXM_NX_ICMPV6_TYPE", 1, flow.FieldIcmpv6Type, false),
+	nxm1(22, "NXM_NX_ICMPV6_CODE", 1, flow.FieldIcmpv6Code, false),
 	nxm1(23, "NXM_NX_ND_TARGET", 16, flow.FieldNdTarget, true),
 	nxm1(24, "NXM_NX_ND_SLL", 6, flow.FieldNdSll, true),
 	nxm1(25, "NXM_NX_ND_TLL", 6, flow.FieldNdTll, true),
@@ -199,12 +199,10 @@ var actionIDs = func() [flow.NumFields]OXMID {
 	// OVS's in_port in actions is the 16-bit NXM_OF_IN_PORT (MFF_IN_PORT); the 32-bit OXM one
 	// is match-only.
 	set(flow.FieldInPort, ClassNXM0, 0)
-	// The shared tp/icmp slots: refer to them by the TCP and ICMPv4 names, as OVS does for
-	// tcp_src/icmp_type.
+	// The generic tp_src/tp_dst views of the shared port slots: refer to them by the TCP
+	// names.
 	set(flow.FieldTpSrc, ClassBasic, 13)
 	set(flow.FieldTpDst, ClassBasic, 14)
-	set(flow.FieldIcmpType, ClassBasic, 19)
-	set(flow.FieldIcmpCode, ClassBasic, 20)
 	return ids
 }()
 
