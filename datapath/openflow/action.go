@@ -476,6 +476,28 @@ func appendProp(b []byte, typ uint16, v []byte) []byte {
 	return appendPad8(b, start)
 }
 
+// NXOutputReg is the NXAST_OUTPUT_REG subtype.
+const NXOutputReg = 15
+
+// OutputReg is NXAST_OUTPUT_REG: output to the port number held in Src[Ofs..Ofs+NBits-1].
+type OutputReg struct {
+	Src    OXMID
+	Ofs    uint16
+	NBits  uint16
+	MaxLen uint16
+}
+
+func (a *OutputReg) appendAction(b []byte) ([]byte, error) {
+	if a.NBits == 0 || a.NBits > 64 {
+		return b, fmt.Errorf("output_reg of %d bits: %w", a.NBits, ErrBadAction)
+	}
+	b = nxHeader(b, NXOutputReg, 24)
+	b = be.AppendUint16(b, ofsNBits(a.Ofs, a.NBits))
+	b = appendOXMID(b, a.Src)
+	b = be.AppendUint16(b, a.MaxLen)
+	return appendZeros(b, 6), nil
+}
+
 // RawAction is an action the codec does not model, kept whole (header included).
 type RawAction struct{ Data []byte }
 

@@ -199,6 +199,11 @@ func decodeNX(c *cursor, sub uint16, depth int) (Action, error) {
 			nat.ProtoMax = c.u16()
 		}
 		return nat, c.err
+	case NXOutputReg:
+		on := c.u16()
+		src := c.u32()
+		o := &OutputReg{Src: OXMID{Class: uint16(src >> 16), Field: uint8(src>>9) & 0x7f}, Ofs: on >> 6, NBits: on&0x3f + 1, MaxLen: c.u16()}
+		return o, c.err
 	case NXLearn, NXLearn2:
 		return decodeLearn(c, sub == NXLearn2)
 	}

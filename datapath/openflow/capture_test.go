@@ -44,6 +44,7 @@ var captures = []capture{
 	{name: "flow_add_group_meter", args: []string{"add-flow", "SW", "actions=meter:2,group:5"}},
 	{name: "flow_add_instructions", args: []string{"add-flow", "SW", "actions=clear_actions,write_actions(output:1),write_metadata:0x5/0xff,goto_table:3"}},
 	{name: "flow_add_misc_actions", args: []string{"add-flow", "SW", "ip,ct_state=+trk-inv,in_port=LOCAL,actions=note:01.02.03,push_vlan:0x8100,set_queue:3,dec_ttl(1,2),ct_clear,resubmit(1),resubmit(,3,ct),output:NXM_NX_REG0[]"}},
+	{name: "flow_add_misc_model", args: []string{"add-flow", "SW", "ip,ct_state=+trk-inv,in_port=LOCAL,actions=note:01.02.03,push_vlan:0x8100,dec_ttl(1,2),ct_clear,resubmit(1),resubmit(,3,ct),output:NXM_NX_REG0[]"}},
 	{name: "flow_add_xxreg_ipv6_label", args: []string{"add-flow", "SW", "xxreg0=0x1/0x1,ipv6,ipv6_label=0x12345,actions=drop"}},
 	{name: "flow_mod_cookie", args: []string{"mod-flows", "SW", "cookie=0x10/0xff,table=1,actions=output:3"}},
 	{name: "flow_mod_strict", args: []string{"--strict", "mod-flows", "SW", "priority=5,in_port=1,actions=output:3"}},

@@ -206,6 +206,37 @@ var actionIDs = func() [flow.NumFields]OXMID {
 	return ids
 }()
 
+// nxmIDs is the header OVS uses where it prefers the legacy NXM form (learn specs, ct's zone
+// source, output_reg): the NXM header when the field has one, else the OXM one.
+var nxmIDs = func() [flow.NumFields]OXMID {
+	var ids [flow.NumFields]OXMID
+	for i := range oxmDefs {
+		d := &oxmDefs[i]
+		if (d.id.Class == ClassNXM0 || d.id.Class == ClassNXM1) && ids[d.f] == (OXMID{}) && !(d.id == OXMID{} && d.f != flow.FieldInPort) {
+			ids[d.f] = d.id
+		}
+	}
+	ids[flow.FieldTpSrc] = OXMID{Class: ClassNXM0, Field: 9}
+	ids[flow.FieldTpDst] = OXMID{Class: ClassNXM0, Field: 10}
+	for f := flow.Field(0); f < flow.NumFields; f++ {
+		if ids[f] == (OXMID{}) && f != flow.FieldInPort {
+			ids[f] = actionIDs[f]
+		}
+	}
+	return ids
+}()
+
+// NXMIDFor returns the header OVS uses for field f where it prefers NXM (learn specs, ct zone,
+// output_reg), and whether f has one.
+func NXMIDFor(f flow.Field) (OXMID, bool) {
+	if f >= flow.NumFields {
+		return OXMID{}, false
+	}
+	id := nxmIDs[f]
+	_, ok := oxmByID[id]
+	return id, ok && (id != OXMID{} || f == flow.FieldInPort)
+}
+
 // OXMIDFor returns the header OVS uses for field f in OpenFlow 1.5 actions, and whether f has one.
 func OXMIDFor(f flow.Field) (OXMID, bool) {
 	if f >= flow.NumFields {
