@@ -214,9 +214,26 @@ func appendOXMID(b []byte, id OXMID) []byte {
 	return appendOXMHeader(b, id, false, size)
 }
 
+// readOXMID reads a field reference (a header without payload) and checks that it names a
+// known field with its true width, so that it re-encodes to the same bytes.
 func readOXMID(c *cursor) OXMID {
-	id, _, _ := readOXMHeader(c)
+	id, hasMask, n := readOXMHeader(c)
+	if c.err != nil {
+		return id
+	}
+	if _, size, ok := id.FieldFor(); !ok || hasMask || n != size {
+		c.err = fmt.Errorf("field reference %s (length %d): %w", id.Name(), n, ErrBadField)
+	}
 	return id
+}
+
+// headerID parses a 32-bit NXM/OXM header (ct's zone source, output_reg's source).
+func headerID(h uint32) (OXMID, error) {
+	id := OXMID{Class: uint16(h >> 16), Field: uint8(h>>9) & 0x7f}
+	if _, size, ok := id.FieldFor(); !ok || h&0x100 != 0 || int(h&0xff) != size {
+		return id, fmt.Errorf("field header 0x%08x: %w", h, ErrBadField)
+	}
+	return id, nil
 }
 
 // Resubmit is NXAST_RESUBMIT_TABLE (Table 0xff: the current table), NXAST_RESUBMIT_TABLE_CT
@@ -307,11 +324,13 @@ const (
 // CTRecircNone is the RecircTable value for ct without table=.
 const CTRecircNone = 0xff
 
-// CT is NXAST_CT. The zone is ZoneImm when ZoneSrc is the zero OXMID, else the bits
-// ZoneOfs..ZoneOfs+ZoneNBits-1 of the field ZoneSrc. Actions are the nested exec(...) actions.
+// CT is NXAST_CT. The zone is ZoneImm unless ZoneFromField, then the bits
+// ZoneOfs..ZoneOfs+ZoneNBits-1 of the field ZoneSrc. Actions are the nested exec(...) actions
+// (and nat, which OVS nests there too).
 type CT struct {
-	Flags       uint16
-	ZoneSrc     OXMID
+	Flags         uint16
+	ZoneFromField bool
+	ZoneSrc       OXMID
 	ZoneOfs     uint16
 	ZoneNBits   uint16
 	ZoneImm     uint16
@@ -324,7 +343,7 @@ func (a *CT) appendAction(b []byte) ([]byte, error) {
 	start := len(b)
 	b = nxHeader(b, NXCT, 0)
 	b = be.AppendUint16(b, a.Flags)
-	if a.ZoneSrc == (OXMID{}) {
+	if !a.ZoneFromField {
 		b = be.AppendUint32(b, 0)
 		b = be.AppendUint16(b, a.ZoneImm)
 	} else {

@@ -163,7 +163,11 @@ func decodeNX(c *cursor, sub uint16, depth int) (Action, error) {
 		if src == 0 {
 			ct.ZoneImm = c.u16()
 		} else {
-			ct.ZoneSrc = OXMID{Class: uint16(src >> 16), Field: uint8(src>>9) & 0x7f}
+			id, err := headerID(src)
+			if err != nil {
+				return nil, err
+			}
+			ct.ZoneFromField, ct.ZoneSrc = true, id
 			on := c.u16()
 			ct.ZoneOfs, ct.ZoneNBits = on>>6, on&0x3f+1
 		}
@@ -201,8 +205,11 @@ func decodeNX(c *cursor, sub uint16, depth int) (Action, error) {
 		return nat, c.err
 	case NXOutputReg:
 		on := c.u16()
-		src := c.u32()
-		o := &OutputReg{Src: OXMID{Class: uint16(src >> 16), Field: uint8(src>>9) & 0x7f}, Ofs: on >> 6, NBits: on&0x3f + 1, MaxLen: c.u16()}
+		id, err := headerID(c.u32())
+		if err != nil && c.err == nil {
+			return nil, err
+		}
+		o := &OutputReg{Src: id, Ofs: on >> 6, NBits: on&0x3f + 1, MaxLen: c.u16()}
 		return o, c.err
 	case NXLearn, NXLearn2:
 		return decodeLearn(c, sub == NXLearn2)

@@ -113,6 +113,8 @@ func roundTripCases(t *testing.T) []struct {
 		{"flow_desc_request", &FlowDescRequest{FlowFilter: NewFlowFilter()}, []string{"OFPST_FLOW request (OF1.5)"}},
 		{"port_stats_request", &PortStatsRequest{PortNo: PortAny}, []string{"OFPST_PORT request (OF1.5)", "port_no=ANY"}},
 		{"meter_stats_request", &MeterStatsRequest{MeterID: MeterAll}, []string{"OFPST_METER request (OF1.5)", "meter=all"}},
+		{"packet_in2", &PacketIn2{Data: []byte{1, 2, 3}, TableID: 4, Cookie: 9, Reason: ReasonAction, Metadata: meta, UserData: []byte("hi")},
+			[]string{"NXT_PACKET_IN2 (OF1.5)", "cookie=0x9", "userdata=68.69", "table_id=4", "in_port=1"}},
 		{"set_packet_in_format", &SetPacketInFormat{Format: PacketInFormatNXT2}, []string{"NXT_SET_PACKET_IN_FORMAT (OF1.5)", "format=nxt_packet_in2"}},
 	}
 }

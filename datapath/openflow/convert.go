@@ -360,7 +360,7 @@ func fromCT(v *flow.CT) (Action, error) {
 		if err != nil {
 			return nil, err
 		}
-		ct.ZoneSrc, ct.ZoneOfs, ct.ZoneNBits, ct.ZoneImm = id, v.ZoneSrc.Ofs, v.ZoneSrc.Bits, 0
+		ct.ZoneFromField, ct.ZoneSrc, ct.ZoneOfs, ct.ZoneNBits, ct.ZoneImm = true, id, v.ZoneSrc.Ofs, v.ZoneSrc.Bits, 0
 	}
 	exec, err := FromActions(v.Exec)
 	if err != nil {
@@ -526,7 +526,7 @@ func toAction(a Action) (flow.Action, error) {
 
 func toCT(v *CT) (flow.Action, error) {
 	ct := &flow.CT{Commit: v.Flags&CTCommit != 0, Force: v.Flags&CTForce != 0, Zone: v.ZoneImm, Table: v.RecircTable, Alg: v.Alg}
-	if v.ZoneSrc != (OXMID{}) {
+	if v.ZoneFromField {
 		s, err := toSubfield(v.ZoneSrc, v.ZoneOfs, v.ZoneNBits)
 		if err != nil {
 			return nil, err

@@ -73,6 +73,8 @@ func newExperimenter(body []byte) Message {
 		switch be.Uint32(body[4:]) {
 		case NXTSetPacketInFormat:
 			return &SetPacketInFormat{}
+		case NXTPacketIn2:
+			return &PacketIn2{}
 		}
 	}
 	return &Experimenter{}

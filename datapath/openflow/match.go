@@ -192,6 +192,9 @@ func AppendOXMs(b []byte, m *flow.Match) ([]byte, error) {
 	if got.Mask != m.Mask {
 		return b, fmt.Errorf("fields %v lack their prerequisites: %w", lostFields(&m.Mask, &got.Mask), ErrBadMatch)
 	}
+	if got.Key != m.Key {
+		return b, fmt.Errorf("fields %v hold values their OpenFlow encoding cannot carry: %w", changedFields(&m.Key, &got.Key), ErrBadMatch)
+	}
 	return w.b, nil
 }
 
@@ -201,6 +204,18 @@ func lostFields(want, got *flow.Key) []flow.Field {
 		wh, wl := want.Get128(f)
 		gh, gl := got.Get128(f)
 		if wh&^gh != 0 || wl&^gl != 0 {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func changedFields(want, got *flow.Key) []flow.Field {
+	var out []flow.Field
+	for f := flow.Field(0); f < flow.NumFields; f++ {
+		wh, wl := want.Get128(f)
+		gh, gl := got.Get128(f)
+		if wh != gh || wl != gl {
 			out = append(out, f)
 		}
 	}

@@ -568,6 +568,24 @@ func TestPrivilegedOVS(t *testing.T) {
 		}
 	})
 
+	t.Run("packet_in2_userdata", func(t *testing.T) {
+		k.t = t
+		fm := NewFlowMod(FlowAdd)
+		fm.TableID, fm.Priority, fm.Cookie = 0, 60001, 0xbeef
+		fm.Match.Set(flow.FieldInPort, 2, 0xffffffff)
+		fm.Instructions = []Instruction{&ApplyActions{Actions: []Action{&Controller{MaxLen: 0xffff, Reason: ReasonAction, UserData: []byte{1, 2, 3, 4, 5}}}}}
+		k.noErrors(k.transact(&SetPacketInFormat{Format: PacketInFormatNXT2}, fm))
+		o.appctl(t, "netdev-dummy/receive", "p2", hex.EncodeToString(frame))
+		pi := waitAsync[*PacketIn2](k)
+		if !reflect.DeepEqual(pi.UserData, []byte{1, 2, 3, 4, 5}) || pi.Cookie != 0xbeef || pi.Reason != ReasonAction || !reflect.DeepEqual(pi.Data, frame) {
+			t.Errorf("packet-in2 = %+v", pi)
+		}
+		if got := pi.Metadata.Key.Get(flow.FieldInPort); got != 2 {
+			t.Errorf("packet-in2 in_port = %d, want 2", got)
+		}
+		k.noErrors(k.transact(&SetPacketInFormat{Format: PacketInFormatStandard}))
+	})
+
 	t.Run("packet_out", func(t *testing.T) {
 		k.t = t
 		po := &PacketOut{BufferID: NoBuffer, Actions: []Action{&Output{Port: 2}}, Data: frame}

@@ -195,6 +195,8 @@ func appendName(b []byte, s string, n int) []byte {
 	return appendZeros(b, n-len(s))
 }
 
+// readName reads a fixed n-byte string up to its NUL; a string without one is cut to n-1 bytes,
+// as appendName would write it.
 func readName(c *cursor, n int) string {
 	v := c.take(n)
 	for i, x := range v {
@@ -202,7 +204,7 @@ func readName(c *cursor, n int) string {
 			return string(v[:i])
 		}
 	}
-	return string(v)
+	return string(v[:n-1])
 }
 
 // PortStatus is OFPT_PORT_STATUS.
