@@ -331,12 +331,12 @@ type CT struct {
 	Flags         uint16
 	ZoneFromField bool
 	ZoneSrc       OXMID
-	ZoneOfs     uint16
-	ZoneNBits   uint16
-	ZoneImm     uint16
-	RecircTable uint8
-	Alg         uint16
-	Actions     []Action
+	ZoneOfs       uint16
+	ZoneNBits     uint16
+	ZoneImm       uint16
+	RecircTable   uint8
+	Alg           uint16
+	Actions       []Action
 }
 
 func (a *CT) appendAction(b []byte) ([]byte, error) {
