@@ -89,7 +89,7 @@ func (m *FlowMod) decodeBody(b []byte) error {
 	if c.err != nil {
 		return c.err
 	}
-	if err := decodeMatch(c, &m.Match, nil); err != nil {
+	if err := decodeMatch(c, &m.Match); err != nil {
 		return err
 	}
 	insts, err := decodeInstructions(c)
@@ -142,7 +142,7 @@ func (m *FlowRemoved) decodeBody(b []byte) error {
 	if c.err != nil {
 		return c.err
 	}
-	if err := decodeMatch(c, &m.Match, nil); err != nil {
+	if err := decodeMatch(c, &m.Match); err != nil {
 		return err
 	}
 	return m.Stats.decodeStats(c)

@@ -186,7 +186,7 @@ func AppendOXMs(b []byte, m *flow.Match) ([]byte, error) {
 	}
 	// Every field the match cares about must have made it onto the wire.
 	var got flow.Match
-	if err := decodeOXMs(&cursor{b: w.b[len(b):]}, &got, nil); err != nil {
+	if err := decodeOXMs(&cursor{b: w.b[len(b):]}, &got); err != nil {
 		return b, err
 	}
 	if got.Mask != m.Mask {
@@ -290,16 +290,8 @@ func AppendMatch(b []byte, m *flow.Match) ([]byte, error) {
 	return appendPad8(b, start), nil
 }
 
-// MatchExtra records what an OpenFlow match carried beyond flow.Match, so that decoding and
-// re-encoding reproduces the bytes.
-type MatchExtra struct {
-	// PacketTypeEthernet is set when the match carried OXM_OF_PACKET_TYPE = Ethernet (0,0),
-	// which OVS adds to some matches; it is implied by every match Sluice handles.
-	PacketTypeEthernet bool
-}
-
 // decodeOXMs decodes a TLV list into m.
-func decodeOXMs(c *cursor, m *flow.Match, extra *MatchExtra) error {
+func decodeOXMs(c *cursor, m *flow.Match) error {
 	seen := make(map[OXMID]bool, 8)
 	for c.len() > 0 && c.err == nil {
 		id, hasMask, n := readOXMHeader(c)
@@ -311,12 +303,10 @@ func decodeOXMs(c *cursor, m *flow.Match, extra *MatchExtra) error {
 		}
 		seen[id] = true
 		if id == idPktType {
+			// OXM_OF_PACKET_TYPE: only Ethernet (0,0), which every Sluice match implies.
 			v := c.take(n)
 			if n != 4 || hasMask || be.Uint32(v) != 0 {
 				return fmt.Errorf("packet_type other than Ethernet: %w", ErrBadMatch)
-			}
-			if extra != nil {
-				extra.PacketTypeEthernet = true
 			}
 			continue
 		}
@@ -352,7 +342,7 @@ func decodeOXMs(c *cursor, m *flow.Match, extra *MatchExtra) error {
 }
 
 // decodeMatch reads an ofp_match, padding included.
-func decodeMatch(c *cursor, m *flow.Match, extra *MatchExtra) error {
+func decodeMatch(c *cursor, m *flow.Match) error {
 	typ, n := c.u16(), int(c.u16())
 	if c.err != nil {
 		return c.err
@@ -368,7 +358,7 @@ func decodeMatch(c *cursor, m *flow.Match, extra *MatchExtra) error {
 	if c.err != nil {
 		return fmt.Errorf("ofp_match: %w", c.err)
 	}
-	if err := decodeOXMs(body, m, extra); err != nil {
+	if err := decodeOXMs(body, m); err != nil {
 		return fmt.Errorf("ofp_match: %w", err)
 	}
 	return nil
@@ -382,6 +372,6 @@ func MarshalMatch(m *flow.Match) ([]byte, error) { return AppendMatch(nil, m) }
 func UnmarshalMatch(b []byte) (flow.Match, int, error) {
 	var m flow.Match
 	c := &cursor{b: b}
-	err := decodeMatch(c, &m, nil)
+	err := decodeMatch(c, &m)
 	return m, len(b) - c.len(), err
 }

@@ -206,7 +206,7 @@ func (f *FlowFilter) decode(c *cursor) error {
 	if c.err != nil {
 		return c.err
 	}
-	return decodeMatch(c, &f.Match, nil)
+	return decodeMatch(c, &f.Match)
 }
 
 // FlowDescRequest is OFPMP_FLOW_DESC's request (ovs-ofctl dump-flows).
@@ -327,7 +327,7 @@ func (m *FlowDescReply) decodeBody(b []byte) error {
 		if fc.err != nil {
 			return fc.err
 		}
-		if err := decodeMatch(fc, &f.Match, nil); err != nil {
+		if err := decodeMatch(fc, &f.Match); err != nil {
 			return err
 		}
 		if err := f.Stats.decodeStats(fc); err != nil {

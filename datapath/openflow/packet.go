@@ -41,7 +41,7 @@ func (m *PacketIn) decodeBody(b []byte) error {
 	if c.err != nil {
 		return c.err
 	}
-	if err := decodeMatch(c, &m.Match, nil); err != nil {
+	if err := decodeMatch(c, &m.Match); err != nil {
 		return err
 	}
 	c.skip(2)
@@ -91,7 +91,7 @@ func (m *PacketOut) decodeBody(b []byte) error {
 	if c.err != nil {
 		return c.err
 	}
-	if err := decodeMatch(c, &m.Match, nil); err != nil {
+	if err := decodeMatch(c, &m.Match); err != nil {
 		return err
 	}
 	acts, err := decodeActions(c.sub(n), 0)

@@ -95,7 +95,7 @@ func (m *PacketIn2) decodeBody(b []byte) error {
 		case pin2Reason:
 			m.Reason = v.u8()
 		case pin2Metadata:
-			if err := decodeOXMs(v, &m.Metadata, nil); err != nil {
+			if err := decodeOXMs(v, &m.Metadata); err != nil {
 				return err
 			}
 		case pin2UserData:
