@@ -213,6 +213,8 @@ func decodeNX(c *cursor, sub uint16, depth int) (Action, error) {
 		return o, c.err
 	case NXLearn, NXLearn2:
 		return decodeLearn(c, sub == NXLearn2)
+	case NXRegLoad, NXRegLoad2, NXRegMove:
+		return decodeRegAction(c, sub)
 	}
 	return nil, nil
 }

@@ -467,6 +467,9 @@ func ToActions(acts []Action) ([]flow.Action, error) {
 }
 
 func toAction(a Action) (flow.Action, error) {
+	if f, ok, err := regLoadToFlow(a); ok {
+		return f, err
+	}
 	switch v := a.(type) {
 	case *Output:
 		return &flow.Output{Port: v.Port, MaxLen: v.MaxLen}, nil

@@ -170,3 +170,22 @@ func TestGroupAndMeterModelsEncodeLikeOVS(t *testing.T) {
 		})
 	}
 }
+
+// TestNiciraRegisterActionsToFlow checks that the pre-OpenFlow-1.5 register actions other
+// controllers send become the set_field and move OVS would print for them.
+func TestNiciraRegisterActionsToFlow(t *testing.T) {
+	acts, err := ToActions([]Action{
+		&RegLoad{Dst: OXMID{Class: ClassNXM1, Field: 3}, Ofs: 4, NBits: 8, Value: 0x5a},
+		&RegLoad2{Field: OXMID{Class: ClassNXM1, Field: 33}, Value: []byte{0, 0, 0, 1}, Mask: []byte{0, 0, 0, 1}},
+		&RegMove{NBits: 16, SrcOfs: 0, DstOfs: 16, Src: OXMID{Class: ClassNXM0, Field: 0}, Dst: OXMID{Class: ClassNXM1, Field: 0}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"set_field:0x5a0/0xff0->reg3", "set_field:0x1/0x1->pkt_mark", "move:NXM_OF_IN_PORT[]->NXM_NX_REG0[16..31]"}
+	for i, a := range acts {
+		if got := a.String(); got != want[i] {
+			t.Errorf("action %d = %q, want %q", i, got, want[i])
+		}
+	}
+}
