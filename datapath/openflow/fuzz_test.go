@@ -3,7 +3,11 @@ package openflow
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -62,4 +66,31 @@ func FuzzReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestWriteFuzzSeeds writes the golden messages as the committed seed corpora of the fuzz
+// targets (testdata/fuzz/...). Run with -update-golden after re-capturing.
+func TestWriteFuzzSeeds(t *testing.T) {
+	if !*updateGolden {
+		t.Skip("run with -update-golden to rewrite the seed corpora")
+	}
+	write := func(target, name string, data []byte) {
+		dir := filepath.Join("testdata", "fuzz", target)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		body := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", data)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var stream []byte
+	for i, g := range readGolden(t) {
+		name := fmt.Sprintf("golden-%s-%d", strings.NewReplacer("/", "-", ".txt", "").Replace(g.file), i)
+		write("FuzzDecodeMessage", name, g.raw)
+		if len(stream) < 4096 {
+			stream = append(stream, g.raw...)
+		}
+	}
+	write("FuzzReader", "golden-stream", stream)
 }
