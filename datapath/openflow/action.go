@@ -44,18 +44,18 @@ const (
 	NXLearn2        = 45
 )
 
-// Reserved port numbers (OFPP_*).
+// Reserved port numbers (OFPP_*), the flow model's values.
 const (
-	PortMax        uint32 = 0xffffff00
-	PortUnset      uint32 = 0xfffffff7
-	PortInPort     uint32 = 0xfffffff8
-	PortTable      uint32 = 0xfffffff9
-	PortNormal     uint32 = 0xfffffffa
-	PortFlood      uint32 = 0xfffffffb
-	PortAll        uint32 = 0xfffffffc
-	PortController uint32 = 0xfffffffd
-	PortLocal      uint32 = 0xfffffffe
-	PortAny        uint32 = 0xffffffff
+	PortMax        = flow.PortMax
+	PortUnset      = flow.PortUnset
+	PortInPort     = flow.PortInPort
+	PortTable      = flow.PortTable
+	PortNormal     = flow.PortNormal
+	PortFlood      = flow.PortFlood
+	PortAll        = flow.PortAll
+	PortController = flow.PortController
+	PortLocal      = flow.PortLocal
+	PortAny        = flow.PortAny
 )
 
 // GroupAny is OFPG_ANY (no out_group filter); GroupAll is OFPG_ALL.
@@ -138,19 +138,45 @@ type SetField struct {
 }
 
 func (a *SetField) appendAction(b []byte) ([]byte, error) {
-	if a.Mask != nil && len(a.Mask) != len(a.Value) {
-		return b, fmt.Errorf("set_field %s: value %d bytes, mask %d: %w", a.Field.Name(), len(a.Value), len(a.Mask), ErrBadAction)
-	}
 	start := len(b)
-	b = actHeader(b, ActSetField, 0)
-	n := len(a.Value)
-	if a.Mask != nil {
+	return appendOXMEntry(actHeader(b, ActSetField, 0), start, a.Field, a.Value, a.Mask)
+}
+
+// appendOXMEntry appends an OXM TLV with value (and mask, if not nil) to the action that starts
+// at start, then pads and finishes the action (set_field, reg_load2).
+func appendOXMEntry(b []byte, start int, id OXMID, value, mask []byte) ([]byte, error) {
+	if mask != nil && len(mask) != len(value) {
+		return b[:start], fmt.Errorf("%s: value %d bytes, mask %d: %w", id.Name(), len(value), len(mask), ErrBadAction)
+	}
+	n := len(value)
+	if mask != nil {
 		n *= 2
 	}
-	b = appendOXMHeader(b, a.Field, a.Mask != nil, n)
-	b = append(b, a.Value...)
-	b = append(b, a.Mask...)
+	b = appendOXMHeader(b, id, mask != nil, n)
+	b = append(b, value...)
+	b = append(b, mask...)
 	return finishAction(b, start)
+}
+
+// readOXMEntry reads an OXM TLV with value and optional mask (set_field, reg_load2), checking
+// that its payload fits the field.
+func readOXMEntry(c *cursor) (id OXMID, value, mask []byte, err error) {
+	id, hasMask, plen := readOXMHeader(c)
+	_, size, ok := id.FieldFor()
+	if c.err != nil {
+		return id, nil, nil, c.err
+	}
+	if !ok {
+		return id, nil, nil, fmt.Errorf("%s: %w", id.Name(), ErrBadField)
+	}
+	if plen != size*(1+b2i(hasMask)) {
+		return id, nil, nil, fmt.Errorf("%s payload %d, field is %d bytes: %w", id.Name(), plen, size, ErrBadLength)
+	}
+	value = c.bytes(size)
+	if hasMask {
+		mask = c.bytes(size)
+	}
+	return id, value, mask, c.err
 }
 
 // LoadField returns the set_field that OVS makes of ovs-ofctl's load:v->field[ofs..ofs+nbits-1]

@@ -62,23 +62,11 @@ func decodeAction(c *cursor, depth int) (Action, error) {
 	case ActSetNwTTL:
 		a = &SetNwTTL{TTL: c.u8()}
 	case ActSetField:
-		id, hasMask, plen := readOXMHeader(c)
-		_, size, ok := id.FieldFor()
-		if !ok && c.err == nil {
-			return nil, fmt.Errorf("set_field %s: %w", id.Name(), ErrBadField)
+		id, v, m, err := readOXMEntry(c)
+		if err != nil {
+			return nil, fmt.Errorf("set_field: %w", err)
 		}
-		want := size
-		if hasMask {
-			want *= 2
-		}
-		if plen != want {
-			return nil, fmt.Errorf("set_field %s payload %d, want %d: %w", id.Name(), plen, want, ErrBadLength)
-		}
-		sf := &SetField{Field: id, Value: c.bytes(size)}
-		if hasMask {
-			sf.Mask = c.bytes(size)
-		}
-		a = sf
+		a = &SetField{Field: id, Value: v, Mask: m}
 	case ActCopyField:
 		cf := &CopyField{NBits: c.u16(), SrcOfs: c.u16(), DstOfs: c.u16()}
 		c.skip(2)

@@ -40,19 +40,8 @@ type RegLoad2 struct {
 }
 
 func (a *RegLoad2) appendAction(b []byte) ([]byte, error) {
-	if a.Mask != nil && len(a.Mask) != len(a.Value) {
-		return b, fmt.Errorf("reg_load2 %s: value %d bytes, mask %d: %w", a.Field.Name(), len(a.Value), len(a.Mask), ErrBadAction)
-	}
 	start := len(b)
-	b = nxHeader(b, NXRegLoad2, 0)
-	n := len(a.Value)
-	if a.Mask != nil {
-		n *= 2
-	}
-	b = appendOXMHeader(b, a.Field, a.Mask != nil, n)
-	b = append(b, a.Value...)
-	b = append(b, a.Mask...)
-	return finishAction(b, start)
+	return appendOXMEntry(nxHeader(b, NXRegLoad2, 0), start, a.Field, a.Value, a.Mask)
 }
 
 // RegMove is NXAST_REG_MOVE: copy NBits bits from Src[SrcOfs..] to Dst[DstOfs..].
@@ -85,16 +74,11 @@ func decodeRegAction(c *cursor, sub uint16) (Action, error) {
 		}
 		return &RegLoad{Dst: id, Ofs: on >> 6, NBits: on&0x3f + 1, Value: c.u64()}, c.err
 	case NXRegLoad2:
-		id, hasMask, plen := readOXMHeader(c)
-		_, size, ok := id.FieldFor()
-		if c.err == nil && (!ok || plen != size*(1+b2i(hasMask))) {
-			return nil, fmt.Errorf("reg_load2 %s payload %d: %w", id.Name(), plen, ErrBadField)
+		id, v, m, err := readOXMEntry(c)
+		if err != nil {
+			return nil, fmt.Errorf("reg_load2: %w", err)
 		}
-		a := &RegLoad2{Field: id, Value: c.bytes(size)}
-		if hasMask {
-			a.Mask = c.bytes(size)
-		}
-		return a, checkZeroPad(c)
+		return &RegLoad2{Field: id, Value: v, Mask: m}, checkZeroPad(c)
 	case NXRegMove:
 		a := &RegMove{NBits: c.u16(), SrcOfs: c.u16(), DstOfs: c.u16()}
 		a.Src, a.Dst = readOXMID(c), readOXMID(c)
