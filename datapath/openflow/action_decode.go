@@ -1,6 +1,9 @@
 package openflow
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // maxActionDepth bounds nesting (ct's exec actions) so hostile input cannot recurse deeply.
 const maxActionDepth = 4
@@ -26,6 +29,9 @@ func decodeActions(c *cursor, depth int) ([]Action, error) {
 		raw := c.b[:n]
 		a, err := decodeAction(c.sub(n), depth)
 		if err != nil {
+			if !errors.Is(err, ErrBadAction) {
+				err = fmt.Errorf("%w: %w", err, ErrBadAction)
+			}
 			return nil, fmt.Errorf("action type %d: %w", be.Uint16(raw), err)
 		}
 		if a == nil {

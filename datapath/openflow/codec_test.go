@@ -194,3 +194,52 @@ func mustMarshal(t *testing.T, xid uint32, m Message) []byte {
 	}
 	return b
 }
+
+// TestErrorFor checks the OpenFlow error a switch answers each kind of undecodable request with.
+func TestErrorFor(t *testing.T) {
+	fm := mustMarshal(t, 7, NewFlowMod(FlowAdd))
+	withMatch := func(oxms ...byte) []byte {
+		// Replace the empty match (00 01 00 04 + 4 pad) by one carrying oxms.
+		b := append([]byte(nil), fm[:48]...)
+		m := append([]byte{0, 1, 0, byte(4 + len(oxms))}, oxms...)
+		for len(m)%8 != 0 {
+			m = append(m, 0)
+		}
+		b = append(b, m...)
+		be.PutUint16(b[2:], uint16(len(b)))
+		return b
+	}
+	withActions := func(acts ...byte) []byte {
+		b := append([]byte(nil), fm...)
+		b = append(b, 0, 4, 0, byte(8+len(acts)), 0, 0, 0, 0)
+		b = append(b, acts...)
+		be.PutUint16(b[2:], uint16(len(b)))
+		return b
+	}
+	for _, tc := range []struct {
+		name string
+		raw  []byte
+		want Error
+	}{
+		{"unknown field", withMatch(0x80, 0, 0xfe, 4, 0, 0, 0, 1), ErrBadMatchField},
+		{"duplicate field", withMatch(0x80, 0, 0, 4, 0, 0, 0, 1, 0x80, 0, 0, 4, 0, 0, 0, 2), ErrBadMatchDupField},
+		{"mask on in_port", withMatch(0x80, 0, 1, 8, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff), Error{ErrType: ErrTypeBadMatch, Code: 8}},
+		{"action length", withActions(0, 0, 0, 12, 0, 0, 0, 1), ErrBadActionLen},
+		{"set_field of unknown field", withActions(0, 25, 0, 16, 0x80, 0, 0xfe, 4, 0, 0, 0, 1, 0, 0, 0, 0), Error{ErrType: ErrTypeBadAction, Code: 13}},
+		{"wrong version", append([]byte{4}, fm[1:]...), ErrBadRequestVersion},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := Unmarshal(tc.raw)
+			if err == nil {
+				t.Fatalf("Unmarshal(%x) succeeded", tc.raw)
+			}
+			got := ErrorFor(err, tc.raw)
+			if !errors.Is(got, tc.want) {
+				t.Errorf("ErrorFor(%v) = %s, want %s", err, got.Name(), tc.want.Name())
+			}
+			if !bytes.Equal(got.Data, tc.raw[:min(64, len(tc.raw))]) {
+				t.Errorf("error data = %x, want the request's first 64 bytes", got.Data)
+			}
+		})
+	}
+}

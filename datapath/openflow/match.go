@@ -190,7 +190,7 @@ func AppendOXMs(b []byte, m *flow.Match) ([]byte, error) {
 		return b, err
 	}
 	if got.Mask != m.Mask {
-		return b, fmt.Errorf("fields %v lack their prerequisites: %w", lostFields(&m.Mask, &got.Mask), ErrBadMatch)
+		return b, fmt.Errorf("fields %v lack their prerequisites: %w: %w", lostFields(&m.Mask, &got.Mask), ErrBadPrereq, ErrBadMatch)
 	}
 	if got.Key != m.Key {
 		return b, fmt.Errorf("fields %v hold values their OpenFlow encoding cannot carry: %w", changedFields(&m.Key, &got.Key), ErrBadMatch)
@@ -299,7 +299,7 @@ func decodeOXMs(c *cursor, m *flow.Match) error {
 			break
 		}
 		if seen[id] {
-			return fmt.Errorf("%s twice: %w", id.Name(), ErrBadMatch)
+			return fmt.Errorf("%s twice: %w: %w", id.Name(), ErrDupField, ErrBadMatch)
 		}
 		seen[id] = true
 		if id == idPktType {
@@ -322,7 +322,7 @@ func decodeOXMs(c *cursor, m *flow.Match) error {
 			return fmt.Errorf("%s payload %d bytes, want %d: %w", d.name, n, want, ErrBadLength)
 		}
 		if hasMask && !d.maskable {
-			return fmt.Errorf("%s cannot be masked: %w", d.name, ErrBadMatch)
+			return fmt.Errorf("%s cannot be masked: %w: %w", d.name, ErrBadMask, ErrBadMatch)
 		}
 		vh, vl := readUint(c, d.size)
 		mh, ml := ^uint64(0), ^uint64(0)

@@ -114,6 +114,9 @@ var (
 	ErrBadAction  = errors.New("bad action")
 	ErrBadInst    = errors.New("bad instruction")
 	ErrBadField   = errors.New("unknown match field")
+	ErrDupField   = errors.New("duplicate match field")
+	ErrBadMask    = errors.New("mask on a field that cannot be masked")
+	ErrBadPrereq  = errors.New("match field without its prerequisite")
 )
 
 // Message is one OpenFlow message body. The concrete types are this package's structs; the
