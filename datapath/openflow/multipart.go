@@ -70,6 +70,8 @@ func newMultipartRequest(body []byte) Message {
 		return &MeterStatsRequest{}
 	case MPPortDesc:
 		return &PortDescRequest{}
+	case MPTableFeat:
+		return &TableFeaturesRequest{}
 	}
 	return &MultipartUnknown{}
 }
@@ -97,6 +99,8 @@ func newMultipartReply(body []byte) Message {
 		return &MeterStatsReply{}
 	case MPPortDesc:
 		return &PortDescReply{}
+	case MPTableFeat:
+		return &TableFeaturesReply{}
 	}
 	return &MultipartUnknown{Reply: true}
 }
