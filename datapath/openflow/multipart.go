@@ -72,6 +72,8 @@ func newMultipartRequest(body []byte) Message {
 		return &PortDescRequest{}
 	case MPTableFeat:
 		return &TableFeaturesRequest{}
+	case MPMeterDesc:
+		return &MeterConfigRequest{}
 	}
 	return &MultipartUnknown{}
 }
@@ -101,6 +103,8 @@ func newMultipartReply(body []byte) Message {
 		return &PortDescReply{}
 	case MPTableFeat:
 		return &TableFeaturesReply{}
+	case MPMeterDesc:
+		return &MeterConfigReply{}
 	}
 	return &MultipartUnknown{Reply: true}
 }

@@ -497,6 +497,28 @@ func TestPrivilegedOVS(t *testing.T) {
 		if gs, ok := r[2].(*GroupStatsReply); !ok || len(gs.Groups) != len(groups) {
 			t.Errorf("group stats = %#v, want %d groups", r[2], len(groups))
 		}
+		r = k.transact(&MeterConfigRequest{MeterID: MeterAll})
+		mc, ok := r[0].(*MeterConfigReply)
+		if !ok || len(mc.Meters) != len(meters) {
+			t.Fatalf("meter config = %#v, want %d meters", r[0], len(meters))
+		}
+		for _, m := range meters {
+			mm := m.(*MeterMod)
+			found := false
+			for _, c := range mc.Meters {
+				if c.MeterID == mm.MeterID {
+					found = true
+					// OVS reports a burst size equal to the rate where none was set.
+					if len(c.Bands) != len(mm.Bands) || c.Bands[0].Type != mm.Bands[0].Type || c.Bands[0].Rate != mm.Bands[0].Rate ||
+						c.Flags&(MeterFlagKbps|MeterFlagPktps) != mm.Flags&(MeterFlagKbps|MeterFlagPktps) {
+						t.Errorf("meter %d = %+v, sent %+v", mm.MeterID, c, mm)
+					}
+				}
+			}
+			if !found {
+				t.Errorf("meter %d missing from the config reply", mm.MeterID)
+			}
+		}
 	})
 
 	t.Run("insert_remove_bucket", func(t *testing.T) {
@@ -653,6 +675,20 @@ func TestPrivilegedOVS(t *testing.T) {
 		ps := waitAsync[*PortStatus](k)
 		if ps.Reason != PortAdded || ps.Port.PortNo != 3 || ps.Port.Name != "p3" {
 			t.Errorf("port status = %+v", ps)
+		}
+	})
+
+	t.Run("port_mod", func(t *testing.T) {
+		k.t = t
+		r := k.transact(&PortDescRequest{PortNo: 1})
+		p1 := r[0].(*PortDescReply).Ports[0]
+		k.noErrors(k.transact(&PortMod{PortNo: 1, HWAddr: p1.HWAddr, Config: PortConfigDown, Mask: PortConfigDown}))
+		ps := waitAsync[*PortStatus](k)
+		for ps.Port.PortNo != 1 { // p3's own status changes may still be queued
+			ps = waitAsync[*PortStatus](k)
+		}
+		if ps.Reason != PortModified || ps.Port.Config&PortConfigDown == 0 {
+			t.Errorf("port status after port mod = %+v", ps)
 		}
 	})
 

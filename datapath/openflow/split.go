@@ -21,6 +21,7 @@ var replyEntries = map[uint16]entryLen{
 	MPPortDesc:   {ofs: 4},
 	MPMeterStats: {ofs: 4},
 	MPTable:      {fixed: 24},
+	MPMeterDesc:  {ofs: 0},
 }
 
 // AppendSplit appends m like Append, except that a multipart reply whose entries do not fit one
