@@ -27,7 +27,7 @@ type ovsInstance struct {
 
 func (o *ovsInstance) mgmt() string { return filepath.Join(o.dir, "br0.mgmt") }
 
-func (o *ovsInstance) run(t *testing.T, name string, args ...string) string {
+func (o *ovsInstance) run(t testing.TB, name string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
@@ -40,24 +40,24 @@ func (o *ovsInstance) run(t *testing.T, name string, args ...string) string {
 	return string(out)
 }
 
-func (o *ovsInstance) vsctl(t *testing.T, args ...string) string {
+func (o *ovsInstance) vsctl(t testing.TB, args ...string) string {
 	t.Helper()
 	return o.run(t, "ovs-vsctl", append([]string{"--db=unix:" + filepath.Join(o.dir, "db.sock"), "--timeout=10"}, args...)...)
 }
 
-func (o *ovsInstance) ofctl(t *testing.T, args ...string) string {
+func (o *ovsInstance) ofctl(t testing.TB, args ...string) string {
 	t.Helper()
 	return o.run(t, "ovs-ofctl", append([]string{"-O", "OpenFlow15"}, append(args[:1:1], append([]string{"unix:" + o.mgmt()}, args[1:]...)...)...)...)
 }
 
-func (o *ovsInstance) appctl(t *testing.T, args ...string) string {
+func (o *ovsInstance) appctl(t testing.TB, args ...string) string {
 	t.Helper()
 	return o.run(t, "ovs-appctl", append([]string{"-t", filepath.Join(o.dir, "vswitchd.ctl")}, args...)...)
 }
 
 // startOVS starts the daemons (stopped by PID at cleanup) with a netdev bridge br0 that speaks
 // OpenFlow 1.5 and dummy ports p1 (ofport 1) and p2 (ofport 2).
-func startOVS(t *testing.T) *ovsInstance {
+func startOVS(t testing.TB) *ovsInstance {
 	t.Helper()
 	dir := t.TempDir()
 	o := &ovsInstance{dir: dir, env: append(os.Environ(), "OVS_RUNDIR="+dir, "OVS_DBDIR="+dir, "OVS_LOGDIR="+dir, "OVS_SYSCONFDIR="+dir)}
@@ -101,7 +101,7 @@ func startOVS(t *testing.T) *ovsInstance {
 	return o
 }
 
-func waitFor(t *testing.T, path string) {
+func waitFor(t testing.TB, path string) {
 	t.Helper()
 	for range 200 {
 		if _, err := os.Stat(path); err == nil {
@@ -114,7 +114,7 @@ func waitFor(t *testing.T, path string) {
 
 // controller is our codec acting as an OpenFlow controller on the switch's management socket.
 type controller struct {
-	t     *testing.T
+	t     testing.TB
 	nc    net.Conn
 	c     *Conn
 	async []Message
@@ -156,7 +156,7 @@ func (k *controller) recordSwitchGolden(t *testing.T) {
 	}
 }
 
-func dialController(t *testing.T, path string) *controller {
+func dialController(t testing.TB, path string) *controller {
 	t.Helper()
 	nc, err := net.Dial("unix", path)
 	if err != nil {
@@ -186,6 +186,7 @@ func (k *controller) transact(msgs ...Message) []Message {
 			k.t.Fatalf("encode %T: %v", m, err)
 		}
 	}
+	_ = k.nc.SetDeadline(time.Now().Add(5 * time.Minute))
 	bxid := k.c.NextXID()
 	if err := k.c.Write(bxid, &BarrierRequest{}); err != nil {
 		k.t.Fatal(err)
