@@ -15,8 +15,9 @@ const podBase = 0x0a000000 // 10.0.0.0: pod i is 10.0.0.0+i
 // 60% pod /32 forwarding flows, some /16 and /24 CIDRs, service IP+port flows, port ranges as
 // masks, and a policy of n/10 clause flows (K8s NetworkPolicy-like: one priority, rules of ~10
 // source IPs × ~8 destination pods × 2 ports, an IP in several rules gets several conjunction
-// actions) plus its conj_id flows and a default flow.
-func antreaLike(n int, seed uint64) []Rule[int] {
+// actions) plus its conj_id flows and a default flow. It also returns, per policy rule, a TCP
+// packet that the rule's conjunction matches.
+func antreaLike(n int, seed uint64) ([]Rule[int], []flow.Key) {
 	r := rand.New(rand.NewPCG(seed, 1))
 	var rules []Rule[int]
 	add := func(pri uint16, m flow.Match, cs ...Conjunction) {
@@ -52,11 +53,16 @@ func antreaLike(n int, seed uint64) []Rule[int] {
 		merged[k] = append(merged[k], c)
 	}
 	clauses := n / 10
+	var hits []flow.Key
 	for id := uint32(1); clauses > 0; id++ {
-		for range 10 {
+		s, d := podBase+uint64(r.IntN(pods)), podBase+uint64(r.IntN(pods))
+		hits = append(hits, key(ipv4(), tcp, src(s), dst(d), tpDst(80)))
+		addClause(mt(ipv4(), src(s)), conj(id, 1, 3))
+		addClause(mt(ipv4(), dst(d)), conj(id, 2, 3))
+		for range 9 {
 			addClause(mt(ipv4(), src(podBase+uint64(r.IntN(pods)))), conj(id, 1, 3))
 		}
-		for range 8 {
+		for range 7 {
 			addClause(mt(ipv4(), dst(podBase+uint64(r.IntN(pods)))), conj(id, 2, 3))
 		}
 		for _, p := range []uint64{80, 443 + uint64(id%8)} {
@@ -69,7 +75,7 @@ func antreaLike(n int, seed uint64) []Rule[int] {
 		add(300, k.m, merged[k]...)
 	}
 	add(0, mt())
-	return rules
+	return rules, hits
 }
 
 // benchKeys returns TCP packets between random pods (some to port 80, which the policy
@@ -110,9 +116,13 @@ var benchSizes = []int{10_000, 100_000}
 
 func BenchmarkLookup(b *testing.B) {
 	for _, n := range benchSizes {
-		rules := antreaLike(n, 1)
+		rules, hits := antreaLike(n, 1)
 		ts := buildTables(b, rules)
 		keys := benchKeys(n, 4096)
+		// One packet in 8 is one a policy conjunction allows.
+		for i := 0; i < len(keys); i += 8 {
+			keys[i] = hits[i/8%len(hits)]
+		}
 		tb := ts.Load().Table(0)
 		via := 0
 		for i := range keys {
@@ -152,7 +162,7 @@ func heapInUse() uint64 {
 // reports flows/s and the heap the table keeps per flow.
 func BenchmarkInsert(b *testing.B) {
 	for _, n := range benchSizes {
-		rules := antreaLike(n, 2)
+		rules, _ := antreaLike(n, 2)
 		b.Run(fmt.Sprintf("flows=%d/batch=1000", len(rules)), func(b *testing.B) {
 			b.ReportAllocs()
 			var perFlow float64
@@ -181,7 +191,8 @@ func BenchmarkInsert(b *testing.B) {
 // table that already holds n flows (what a pod add costs per flow outside a bundle).
 func BenchmarkCommitOne(b *testing.B) {
 	for _, n := range benchSizes {
-		ts := buildTables(b, antreaLike(n, 3))
+		rules, _ := antreaLike(n, 3)
+		ts := buildTables(b, rules)
 		b.Run(fmt.Sprintf("flows=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
 			ru := Rule[int]{Priority: 200, Match: mt(ipv4(), dst(podBase+0xfffff))}
@@ -217,7 +228,8 @@ func BenchmarkCacheHit(b *testing.B) {
 // set that fits in the cache (hit rate reported).
 func BenchmarkCachedLookup(b *testing.B) {
 	for _, n := range benchSizes {
-		ts := buildTables(b, antreaLike(n, 1))
+		rules, _ := antreaLike(n, 1)
+		ts := buildTables(b, rules)
 		keys := benchKeys(n, 4096)
 		b.Run(fmt.Sprintf("flows=%d", n), func(b *testing.B) {
 			c := NewCache[*Rule[int]](DefaultCacheOptions())

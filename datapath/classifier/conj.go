@@ -86,11 +86,13 @@ func sortSoft[P any](s []*Rule[P]) {
 }
 
 // conjAcc records, per conjunction id, which clauses have been seen at one priority. Bits start
-// as ^0 << n (OVS's arithmetic, so n=64 starts complete) and the id is complete at ^0.
+// as ^0 << n (OVS's arithmetic, so n=64 starts complete) and the id is complete at ^0. Up to
+// len(small) ids live in a stack array; beyond that a pooled open-addressing table takes over,
+// emptied in O(1) by bumping its stamp.
 type conjAcc struct {
 	small [16]conjBits
 	n     int
-	big   map[uint32]uint64 // once more than len(small) ids were seen
+	big   *conjTable
 }
 
 type conjBits struct {
@@ -98,20 +100,70 @@ type conjBits struct {
 	bits uint64
 }
 
-var bigAccPool = sync.Pool{New: func() any { return make(map[uint32]uint64) }}
+type conjTable struct {
+	stamp uint32
+	n     int
+	slots []conjSlot // power of two
+}
+
+type conjSlot struct {
+	stamp uint32 // slot is in use iff stamp == table stamp
+	id    uint32
+	bits  uint64
+}
+
+var conjTablePool = sync.Pool{New: func() any { return &conjTable{slots: make([]conjSlot, 64)} }}
 
 func (a *conjAcc) reset() {
 	a.n = 0
 	if a.big != nil {
-		clear(a.big)
+		a.big.reset()
 	}
 }
 
 func (a *conjAcc) release() {
 	if a.big != nil {
-		clear(a.big)
-		bigAccPool.Put(a.big)
+		conjTablePool.Put(a.big)
 		a.big = nil
+	}
+}
+
+func (t *conjTable) reset() {
+	t.n = 0
+	t.stamp++
+	if t.stamp == 0 {
+		clear(t.slots)
+		t.stamp = 1
+	}
+}
+
+// slot returns the entry for id, creating it with bits init if absent.
+func (t *conjTable) slot(id uint32, init uint64) *conjSlot {
+	if (t.n+1)*2 > len(t.slots) {
+		t.grow()
+	}
+	m := uint32(len(t.slots) - 1)
+	for i := (id * 0x9e3779b1) & m; ; i = (i + 1) & m {
+		s := &t.slots[i]
+		if s.stamp != t.stamp {
+			*s = conjSlot{stamp: t.stamp, id: id, bits: init}
+			t.n++
+			return s
+		}
+		if s.id == id {
+			return s
+		}
+	}
+}
+
+func (t *conjTable) grow() {
+	old, stamp := t.slots, t.stamp
+	t.slots = make([]conjSlot, len(old)*2)
+	t.stamp, t.n = 1, 0
+	for _, s := range old {
+		if s.stamp == stamp {
+			t.slot(s.id, s.bits)
+		}
 	}
 }
 
@@ -119,28 +171,30 @@ func (a *conjAcc) release() {
 // complete.
 func (a *conjAcc) add(id uint32, clause, n uint8) bool {
 	bit := uint64(1) << (clause - 1)
-	for i := 0; i < a.n; i++ {
-		if a.small[i].id == id {
-			a.small[i].bits |= bit
-			return a.small[i].bits == ^uint64(0)
+	init := ^uint64(0) << (n & 63)
+	if a.big == nil {
+		for i := 0; i < a.n; i++ {
+			if a.small[i].id == id {
+				a.small[i].bits |= bit
+				return a.small[i].bits == ^uint64(0)
+			}
 		}
-	}
-	if a.big != nil {
-		if b, ok := a.big[id]; ok {
-			b |= bit
-			a.big[id] = b
-			return b == ^uint64(0)
+		if a.n < len(a.small) {
+			a.small[a.n] = conjBits{id, init | bit}
+			a.n++
+			return init|bit == ^uint64(0)
 		}
+		a.big = conjTablePool.Get().(*conjTable)
+		a.big.reset()
 	}
-	b := ^uint64(0)<<(n&63) | bit
-	if a.n < len(a.small) {
-		a.small[a.n] = conjBits{id, b}
-		a.n++
-	} else {
-		if a.big == nil {
-			a.big = bigAccPool.Get().(map[uint32]uint64)
+	if a.n > 0 {
+		// Move the small entries over once, so every id lives in one place.
+		for _, e := range a.small[:a.n] {
+			a.big.slot(e.id, e.bits)
 		}
-		a.big[id] = b
+		a.n = 0
 	}
-	return b == ^uint64(0)
+	s := a.big.slot(id, init)
+	s.bits |= bit
+	return s.bits == ^uint64(0)
 }

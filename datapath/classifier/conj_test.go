@@ -3,6 +3,7 @@ package classifier
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/sluicenet/sluice/datapath/flow"
@@ -214,4 +215,50 @@ func TestBadConjunctionRejected(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestConjAccManyIDs checks the accumulator past its stack array (more than 16 ids at one
+// priority) and across level resets against a map.
+func TestConjAccManyIDs(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	var acc conjAcc
+	defer acc.release()
+	for level := range 50 {
+		acc.reset()
+		want := map[uint32]uint64{}
+		for range 1 + r.IntN(400) {
+			id := uint32(r.IntN(1 + level*10))
+			n := uint8(2 + r.IntN(63))
+			k := uint8(1 + r.IntN(int(n)))
+			b, ok := want[id]
+			if !ok {
+				b = ^uint64(0) << (n & 63)
+			}
+			b |= 1 << (k - 1)
+			want[id] = b
+			if got := acc.add(id, k, n); got != (b == ^uint64(0)) {
+				t.Fatalf("level %d: add(%d, %d/%d) = %v, want %v", level, id, k, n, got, !got)
+			}
+		}
+	}
+}
+
+// TestConjunctionManyAtOnePriority: 40 conjunctions share their port clause flow, as Antrea
+// does for K8s NetworkPolicy rules at one priority; only the one whose other clauses match wins.
+func TestConjunctionManyAtOnePriority(t *testing.T) {
+	var rs []Rule[string]
+	var portConj []Conjunction
+	for id := uint32(1); id <= 40; id++ {
+		rs = append(rs,
+			rule(100, mt(src(uint64(id))), fmt.Sprintf("src%d", id), conj(id, 1, 3)),
+			rule(100, mt(dst(uint64(id))), fmt.Sprintf("dst%d", id), conj(id, 2, 3)),
+			rule(100, mt(conjID(uint64(id))), fmt.Sprintf("c%d", id)))
+		portConj = append(portConj, conj(id, 3, 3))
+	}
+	rs = append(rs, rule(100, mt(tpDst(80)), "port80", portConj...), rule(1, mt(), "miss"))
+	runConjCases(t, []conjCase{
+		{name: "conjunction 33", rules: rs, key: key(src(33), dst(33), tpDst(80)), want: "c33", wantVia: true, wantID: 33},
+		{name: "src of 33, dst of 34", rules: rs, key: key(src(33), dst(34), tpDst(80)), want: "miss"},
+		{name: "wrong port", rules: rs, key: key(src(33), dst(33), tpDst(81)), want: "miss"},
+	})
 }

@@ -163,6 +163,7 @@ type ruleGen struct {
 	r         *rand.Rand
 	payload   int
 	conjHeavy bool // mostly clause and conj_id flows
+	manyIDs   bool // clause flows with up to 24 conjunction actions over 30 ids
 }
 
 var (
@@ -204,12 +205,16 @@ func (g *ruleGen) rule() Rule[int] {
 		ru.Priority = uint16(1 + r.IntN(2))
 		ids = 2
 	}
+	nconj := 3
+	if g.manyIDs {
+		ids, nconj = 30, 24
+	}
 	switch {
 	case x < 5:
 		ru.Match = g.match(0)
 	case x < 8:
 		ru.Match = g.match(0)
-		for range 1 + r.IntN(3) {
+		for range 1 + r.IntN(nconj) {
 			n := uint8(2 + r.IntN(2))
 			ru.Conj = append(ru.Conj, Conjunction{ID: uint32(1 + r.IntN(ids)), Clause: uint8(1 + r.IntN(int(n))), NClauses: n})
 		}

@@ -250,3 +250,36 @@ func (t *Table[P]) lookupHard(k *flow.Key, wc *flow.Key) *Rule[P] {
 	}
 	return hard
 }
+
+// Overlaps reports whether some flow of the given priority could match a packet together with
+// match m (OpenFlow's OFPFF_CHECK_OVERLAP test).
+func (t *Table[P]) Overlaps(m *flow.Match, priority uint16) bool {
+	if t == nil {
+		return false
+	}
+	for _, st := range t.subs {
+		if st.maxPri < int(priority) {
+			break
+		}
+		for _, sh := range st.shards {
+			for _, s := range sh.slots {
+				for _, r := range s.rules {
+					if r.Priority == priority && overlap(&r.Match, m) {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
+}
+
+// overlap reports whether a packet could match both a and b: they agree wherever both care.
+func overlap(a, b *flow.Match) bool {
+	for i := range a.Key.W {
+		if (a.Key.W[i]^b.Key.W[i])&a.Mask.W[i]&b.Mask.W[i] != 0 {
+			return false
+		}
+	}
+	return true
+}

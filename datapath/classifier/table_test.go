@@ -310,3 +310,29 @@ func TestManyBucketsGrowAndShrink(t *testing.T) {
 		}
 	}
 }
+
+func TestOverlaps(t *testing.T) {
+	ts := load(t, rule(10, mt(src(1)), "a"), rule(20, mt(dst(2)), "b"))
+	tb := ts.Load().Table(0)
+	for _, c := range []struct {
+		name string
+		m    flow.Match
+		pri  uint16
+		want bool
+	}{
+		{"disjoint value, same priority", mt(src(3)), 10, false},
+		{"other field, same priority", mt(dst(5)), 10, true},
+		{"same match, other priority", mt(src(1)), 11, false},
+		{"wildcard, same priority", mt(), 20, true},
+		{"more specific, same priority", mt(dst(2), tpDst(80)), 20, true},
+		{"conflicting more specific", mt(dst(3), tpDst(80)), 20, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := c.m
+			m.Key.And(&m.Mask)
+			if got := tb.Overlaps(&m, c.pri); got != c.want {
+				t.Errorf("Overlaps = %v, want %v", got, c.want)
+			}
+		})
+	}
+}
