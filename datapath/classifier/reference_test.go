@@ -255,3 +255,97 @@ func describe(rt *refTable) string {
 	}
 	return s
 }
+
+// ovsLookup is a second reference: OVS's classifier_lookup__ transcribed procedurally (a list
+// of soft matches, dropped back one flow at a time within a bucket of identical matches), with
+// the two orders OVS leaves undefined fixed as this package documents them. It checks that the
+// declarative form in lookup (and in the package) is the same procedure.
+func (rt *refTable) ovsLookup(k *flow.Key, allowConj bool) (*refRule, uint32, bool) {
+	buckets := map[flow.Match][]*refRule{}
+	var order []flow.Match
+	for _, r := range rt.rules {
+		if r.m.Matches(k) {
+			if _, ok := buckets[r.m]; !ok {
+				order = append(order, r.m)
+			}
+			buckets[r.m] = append(buckets[r.m], r)
+		}
+	}
+	type softE struct {
+		b []*refRule
+		i int
+	}
+	var hard *refRule
+	var soft []*softE
+	for _, m := range order {
+		b := buckets[m]
+		slices.SortFunc(b, func(x, y *refRule) int { return cmp.Compare(y.pri, x.pri) })
+		head := b[0]
+		if hard != nil && !(head.pri > hard.pri || !head.clause() && refBetter(head, hard)) {
+			continue
+		}
+		if !head.clause() {
+			hard = head
+		} else if allowConj {
+			soft = append(soft, &softE{b: b})
+		}
+	}
+	for {
+		soft = slices.DeleteFunc(soft, func(e *softE) bool { return e == nil || hard != nil && e.b[e.i].pri <= hard.pri })
+		if len(soft) == 0 {
+			break
+		}
+		softPri := -1
+		for _, e := range soft {
+			softPri = max(softPri, int(e.b[e.i].pri))
+		}
+		var level []*softE
+		for _, e := range soft {
+			if int(e.b[e.i].pri) == softPri {
+				level = append(level, e)
+			}
+		}
+		slices.SortFunc(level, func(x, y *softE) int { return cmp.Compare(x.b[x.i].seq, y.b[y.i].seq) })
+		matches := map[uint32]uint64{}
+		for _, e := range level {
+			for _, c := range e.b[e.i].conj {
+				if int(c.NClauses) > len(level) {
+					continue
+				}
+				cl, ok := matches[c.ID]
+				if !ok {
+					cl = ^uint64(0) << (c.NClauses & 63)
+				}
+				cl |= 1 << (c.Clause - 1)
+				matches[c.ID] = cl
+				if cl != ^uint64(0) {
+					continue
+				}
+				kk := *k
+				kk.Set(flow.FieldConjID, uint64(c.ID))
+				if r, _, _ := rt.ovsLookup(&kk, false); r != nil {
+					return r, c.ID, true
+				}
+				break
+			}
+		}
+		// Drop back to the next flow with the identical match.
+		for j, e := range soft {
+			if int(e.b[e.i].pri) != softPri {
+				continue
+			}
+			if e.i+1 == len(e.b) {
+				soft[j] = nil
+				continue
+			}
+			e.i++
+			if n := e.b[e.i]; !n.clause() {
+				if hard == nil || refBetter(n, hard) {
+					hard = n
+				}
+				soft[j] = nil
+			}
+		}
+	}
+	return hard, 0, false
+}

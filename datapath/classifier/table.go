@@ -47,7 +47,7 @@ type slot[P any] struct {
 }
 
 const (
-	shardMaxBuckets = 256 // split a subtable's shards when they average more buckets than this
+	shardMaxBuckets = 128 // split a subtable's shards when they average more buckets than this
 	minSlots        = 8
 )
 
