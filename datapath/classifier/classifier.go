@@ -41,9 +41,14 @@
 // from OVS's bit arithmetic, a 64-clause conjunction completes as soon as any one of its clauses
 // is seen (given 64 clause-flow matches at that priority).
 //
-// Where OVS leaves the outcome undefined this package is deterministic: among overlapping flows
-// of equal priority the one added first (lowest Rule.Seq) wins, and clause flows of one priority
-// are walked in the order they were added.
+// Where OVS leaves the outcome undefined (overlapping flows of equal priority, conjunctions that
+// complete at the same priority) the answer depends on the order subtables are visited in. This
+// package keeps that order exactly as OVS's pvector does: a new subtable is appended, a subtable
+// whose last flow goes is replaced by the last one, and every commit sorts them stably by maximum
+// priority. The first subtable with a matching flow of the best priority wins, and clause flows
+// are walked in subtable order with OVS's swap-with-last removals, so the same sequence of
+// flow_mods gives ovs-vswitchd's answer here too (one OVS difference remains: OVS removes deleted
+// flows after an RCU grace period, which can reorder removals of several subtables).
 //
 // # Versions, transactions and concurrency
 //
@@ -94,21 +99,11 @@ type Rule[P any] struct {
 	Conj     []Conjunction
 	Payload  P
 
-	seq  uint64 // insertion order, for deterministic ties
-	minN uint8  // smallest NClauses in Conj
+	minN uint8 // smallest NClauses in Conj
 }
-
-// Seq returns the rule's insertion sequence number: lower means added earlier. A rule that
-// replaced or modified another keeps that one's number.
-func (r *Rule[P]) Seq() uint64 { return r.seq }
 
 // IsClause reports whether r is a clause flow (has conjunction actions).
 func (r *Rule[P]) IsClause() bool { return len(r.Conj) > 0 }
-
-// better reports whether a wins over b (both ordinary flows matching the same packet).
-func better[P any](a, b *Rule[P]) bool {
-	return a.Priority > b.Priority || a.Priority == b.Priority && a.seq < b.seq
-}
 
 var (
 	// ErrExists is returned by Insert when a flow with the same match and priority exists.

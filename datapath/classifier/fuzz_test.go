@@ -71,6 +71,7 @@ func FuzzLookup(f *testing.F) {
 			rt.replace(ru.Match, ru.Priority, ru.Cookie, ru.Conj, ru.Payload)
 		}
 		tx.Commit()
+		rt.commit()
 		tb := ts.Load().Table(0)
 		for len(data) >= 2 {
 			k := fuzzKey(data)

@@ -18,7 +18,6 @@ type Table[P any] struct {
 // subtable holds every rule of a table that has one mask.
 type subtable[P any] struct {
 	owner    uint64
-	id       uint64   // creation order, to order subtables of equal maxPri deterministically
 	mask     flow.Key // the full mask
 	idx      []uint8  // words the mask touches
 	mw       []uint64 // mask.W[idx[j]]
@@ -196,34 +195,33 @@ func (t *Table[P]) LookupConj(k *flow.Key, wc *flow.Key) (r *Rule[P], conjID uin
 	if t == nil {
 		return nil, 0, false
 	}
-	var buf [16]*Rule[P]
+	var buf [16]softMatch[P]
 	soft := buf[:0]
 	var hard *Rule[P]
+	softMax := -1
 	for _, st := range t.subs {
-		if hard != nil && st.maxPri < int(hard.Priority) {
+		if hard != nil && st.maxPri <= int(hard.Priority) {
 			break
 		}
 		if wc != nil {
 			st.unwildcard(wc)
 		}
 		rules := st.find(k)
-		// Walk the bucket down to its first ordinary flow: clause flows above the best
-		// ordinary flow are candidates, ordinary flows below it cannot win.
-		for _, c := range rules {
-			if hard != nil && c.Priority <= hard.Priority {
-				if c.Priority == hard.Priority && !c.IsClause() && c.seq < hard.seq {
-					hard = c
-				}
-				break
-			}
-			if !c.IsClause() {
-				hard = c
-				break
-			}
-			soft = append(soft, c)
+		if rules == nil {
+			continue
 		}
+		head := rules[0]
+		if hard != nil && head.Priority <= hard.Priority {
+			continue
+		}
+		if !head.IsClause() {
+			hard = head
+			continue
+		}
+		soft = append(soft, softMatch[P]{rules: rules})
+		softMax = max(softMax, int(head.Priority))
 	}
-	if len(soft) == 0 {
+	if hard != nil && int(hard.Priority) >= softMax || len(soft) == 0 {
 		return hard, 0, false
 	}
 	return t.resolve(k, wc, hard, soft)
@@ -234,19 +232,17 @@ func (t *Table[P]) LookupConj(k *flow.Key, wc *flow.Key) (r *Rule[P], conjID uin
 func (t *Table[P]) lookupHard(k *flow.Key, wc *flow.Key) *Rule[P] {
 	var hard *Rule[P]
 	for _, st := range t.subs {
-		if hard != nil && st.maxPri < int(hard.Priority) {
+		if hard != nil && st.maxPri <= int(hard.Priority) {
 			break
 		}
 		if wc != nil {
 			st.unwildcard(wc)
 		}
 		rules := st.find(k)
-		if rules == nil || rules[0].IsClause() {
+		if rules == nil || rules[0].IsClause() || hard != nil && rules[0].Priority <= hard.Priority {
 			continue
 		}
-		if c := rules[0]; hard == nil || better(c, hard) {
-			hard = c
-		}
+		hard = rules[0]
 	}
 	return hard
 }
