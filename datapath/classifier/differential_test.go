@@ -79,7 +79,7 @@ func TestDifferentialRandom(t *testing.T) {
 		t.Logf("lookups %d, via conjunction %d, no match %d", diffStats[0], diffStats[1], diffStats[2])
 	}()
 	cases := 1500
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		cases = 300
 	}
 	for seed := range uint64(cases) { // seeds are the case numbers
