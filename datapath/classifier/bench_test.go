@@ -139,10 +139,12 @@ func BenchmarkLookup(b *testing.B) {
 					wcp = &wc
 				}
 				i := 0
+				cpu := cpuTime()
 				for b.Loop() {
 					tb.Lookup(&keys[i&4095], wcp)
 					i++
 				}
+				b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
 				b.ReportMetric(float64(via)/float64(len(keys)), "conj-share")
 			})
@@ -166,6 +168,7 @@ func BenchmarkInsert(b *testing.B) {
 		b.Run(fmt.Sprintf("flows=%d/batch=1000", len(rules)), func(b *testing.B) {
 			b.ReportAllocs()
 			var perFlow float64
+			cpu := cpuTime()
 			for b.Loop() {
 				before := heapInUse()
 				ts := New[int](Options{})
@@ -181,6 +184,7 @@ func BenchmarkInsert(b *testing.B) {
 				runtime.KeepAlive(ts)
 				b.StartTimer()
 			}
+			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
 			b.ReportMetric(float64(b.N*len(rules))/b.Elapsed().Seconds(), "flows/s")
 			b.ReportMetric(perFlow, "bytes/flow")
 		})
@@ -197,10 +201,12 @@ func BenchmarkCommitOne(b *testing.B) {
 			b.ReportAllocs()
 			ru := Rule[int]{Priority: 200, Match: mt(ipv4(), dst(podBase+0xfffff))}
 			f := Filter{Match: ru.Match, Priority: 200, Strict: true}
+			cpu := cpuTime()
 			for b.Loop() {
 				ts.Insert(0, ru)
 				ts.Delete(0, f, nil)
 			}
+			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
 			b.ReportMetric(2*float64(b.N)/b.Elapsed().Seconds(), "commits/s")
 		})
 	}
@@ -215,10 +221,12 @@ func BenchmarkCacheHit(b *testing.B) {
 	}
 	b.ReportAllocs()
 	i := 0
+	cpu := cpuTime()
 	for b.Loop() {
 		c.Lookup(&keys[i&1023], 1)
 		i++
 	}
+	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
 	st := c.Stats()
 	b.ReportMetric(float64(st.Hits)/float64(st.Hits+st.Misses), "hit-rate")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
@@ -235,6 +243,7 @@ func BenchmarkCachedLookup(b *testing.B) {
 			c := NewCache[*Rule[int]](DefaultCacheOptions())
 			b.ReportAllocs()
 			i := 0
+			cpu := cpuTime()
 			for b.Loop() {
 				s := ts.Load()
 				k := &keys[i&4095]
@@ -243,6 +252,7 @@ func BenchmarkCachedLookup(b *testing.B) {
 				}
 				i++
 			}
+			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
 			st := c.Stats()
 			b.ReportMetric(float64(st.Hits)/float64(st.Hits+st.Misses), "hit-rate")
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
