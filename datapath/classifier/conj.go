@@ -91,7 +91,7 @@ func (t *Table[P]) conjunctive(k *flow.Key, wc *flow.Key, s *Rule[P], n int, acc
 		}
 		kk := *k
 		kk.Set(flow.FieldConjID, uint64(c.ID))
-		if r := t.lookupHard(&kk, wc); r != nil {
+		if r, _, _ := t.search(&kk, wc, nil, false); r != nil {
 			return r, c.ID, true
 		}
 		return nil, 0, false

@@ -197,8 +197,20 @@ func (t *Table[P]) LookupConj(k *flow.Key, wc *flow.Key) (r *Rule[P], conjID uin
 	}
 	var buf [16]softMatch[P]
 	soft := buf[:0]
-	var hard *Rule[P]
-	softMax := -1
+	hard, softMax, soft := t.search(k, wc, soft, true)
+	if hard != nil && int(hard.Priority) >= softMax || len(soft) == 0 {
+		return hard, 0, false
+	}
+	return t.resolve(k, wc, hard, soft)
+}
+
+// search is OVS's main lookup loop: it visits subtables by maximum priority until none can beat
+// the best ordinary flow, and returns that flow. With allowConj, buckets whose highest-priority
+// flow is a clause flow (and beats the best so far) are appended to soft and softMax is their
+// highest priority; without (the second lookup, after a conjunction completed) such buckets are
+// skipped whole, flows under the clause flow included, as in OVS.
+func (t *Table[P]) search(k *flow.Key, wc *flow.Key, soft []softMatch[P], allowConj bool) (hard *Rule[P], softMax int, _ []softMatch[P]) {
+	softMax = -1
 	for _, st := range t.subs {
 		if hard != nil && st.maxPri <= int(hard.Priority) {
 			break
@@ -211,40 +223,16 @@ func (t *Table[P]) LookupConj(k *flow.Key, wc *flow.Key) (r *Rule[P], conjID uin
 			continue
 		}
 		head := rules[0]
-		if hard != nil && head.Priority <= hard.Priority {
-			continue
-		}
-		if !head.IsClause() {
+		switch {
+		case hard != nil && head.Priority <= hard.Priority:
+		case !head.IsClause():
 			hard = head
-			continue
+		case allowConj:
+			soft = append(soft, softMatch[P]{rules: rules})
+			softMax = max(softMax, int(head.Priority))
 		}
-		soft = append(soft, softMatch[P]{rules: rules})
-		softMax = max(softMax, int(head.Priority))
 	}
-	if hard != nil && int(hard.Priority) >= softMax || len(soft) == 0 {
-		return hard, 0, false
-	}
-	return t.resolve(k, wc, hard, soft)
-}
-
-// lookupHard is the second lookup after a conjunction completed: ordinary flows only, and a
-// bucket whose highest-priority flow is a clause flow hides the whole bucket (as in OVS).
-func (t *Table[P]) lookupHard(k *flow.Key, wc *flow.Key) *Rule[P] {
-	var hard *Rule[P]
-	for _, st := range t.subs {
-		if hard != nil && st.maxPri <= int(hard.Priority) {
-			break
-		}
-		if wc != nil {
-			st.unwildcard(wc)
-		}
-		rules := st.find(k)
-		if rules == nil || rules[0].IsClause() || hard != nil && rules[0].Priority <= hard.Priority {
-			continue
-		}
-		hard = rules[0]
-	}
-	return hard
+	return hard, softMax, soft
 }
 
 // Overlaps reports whether some flow of the given priority could match a packet together with
