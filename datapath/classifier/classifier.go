@@ -65,7 +65,9 @@
 // Cache is an exact-match cache from a whole Key to any value (a verdict for one table or for the
 // whole pipeline), one per packet goroutine. Entries carry the Snapshot generation they were
 // computed from and are served only while it is current, so no change can ever be hidden by the
-// cache.
+// cache. MegaflowCache does the same for regions of keys: it stores the wildcard mask a lookup
+// reports with each value, so keys that differ only in bits no flow looked at (a new source
+// port) share an entry.
 package classifier
 
 import (
