@@ -33,9 +33,8 @@ type MegaflowCache[V any] struct {
 }
 
 type megaMask[V any] struct {
-	mask    flow.Key
-	idx     []uint8
-	mw      []uint64
+	mask flow.Key
+	maskWords
 	hits    uint64
 	tags    []uint64 // hash of each entry (0: empty)
 	entries []megaEntry[V]
@@ -91,24 +90,11 @@ func (c *MegaflowCache[V]) setGen(gen uint64) {
 	}
 }
 
-func (m *megaMask[V]) hash(k *flow.Key, seed uint64) uint64 {
-	h := seed
-	for j, w := range m.idx {
-		h ^= k.W[w] & m.mw[j]
-		h *= 0x9e3779b97f4a7c15
-		h ^= h >> 32
-	}
-	h ^= h >> 29
-	h *= 0xbf58476d1ce4e5b9
-	h ^= h >> 32
-	return h | 1
-}
-
 // Lookup returns the value of an entry that covers k at generation gen.
 func (c *MegaflowCache[V]) Lookup(k *flow.Key, gen uint64) (V, bool) {
 	c.setGen(gen)
 	for i, m := range c.masks {
-		h := m.hash(k, c.seed)
+		h := m.hash(k, c.seed) | 1 // 0 marks an empty entry
 		base := h & uint64(len(m.tags)-1) &^ (cacheWays - 1)
 		for w := range uint64(cacheWays) {
 			if m.tags[base+w] != h {
@@ -144,7 +130,7 @@ func (m *megaMask[V]) covers(k *flow.Key, key []uint64) bool {
 func (c *MegaflowCache[V]) Insert(k *flow.Key, mask *flow.Key, gen uint64, v V) {
 	c.setGen(gen)
 	m := c.maskFor(mask)
-	h := m.hash(k, c.seed)
+	h := m.hash(k, c.seed) | 1
 	base := h & uint64(len(m.tags)-1) &^ (cacheWays - 1)
 	victim := m.victim(k, h, base)
 	i := base + uint64(victim)
@@ -188,15 +174,10 @@ func (c *MegaflowCache[V]) maskFor(mask *flow.Key) *megaMask[V] {
 		}
 	}
 	m := &megaMask[V]{
-		mask:    *mask,
-		tags:    make([]uint64, c.opts.EntriesPerMask),
-		entries: make([]megaEntry[V], c.opts.EntriesPerMask),
-	}
-	for i, w := range mask.W {
-		if w != 0 {
-			m.idx = append(m.idx, uint8(i))
-			m.mw = append(m.mw, w)
-		}
+		mask:      *mask,
+		maskWords: newMaskWords(mask),
+		tags:      make([]uint64, c.opts.EntriesPerMask),
+		entries:   make([]megaEntry[V], c.opts.EntriesPerMask),
 	}
 	if len(c.masks) >= c.opts.MaxMasks {
 		// The list is roughly sorted by hits: replace the last.

@@ -17,10 +17,9 @@ type Table[P any] struct {
 
 // subtable holds every rule of a table that has one mask.
 type subtable[P any] struct {
-	owner    uint64
-	mask     flow.Key // the full mask
-	idx      []uint8  // words the mask touches
-	mw       []uint64 // mask.W[idx[j]]
+	owner uint64
+	mask  flow.Key // the full mask
+	maskWords
 	seed     uint64
 	hashMask uint64 // ^0 normally; tests narrow it to force collisions
 
@@ -50,17 +49,40 @@ const (
 	minSlots        = 8
 )
 
-func (st *subtable[P]) hash(k *flow.Key) uint64 {
-	h := st.seed
-	for j, w := range st.idx {
-		h ^= k.W[w] & st.mw[j]
+// maskWords is a mask as the list of words it touches and their values, so hashing and
+// comparing a key under the mask reads only those words.
+type maskWords struct {
+	idx []uint8  // words the mask touches
+	mw  []uint64 // mask.W[idx[j]]
+}
+
+func newMaskWords(mask *flow.Key) maskWords {
+	var m maskWords
+	for i, w := range mask.W {
+		if w != 0 {
+			m.idx = append(m.idx, uint8(i))
+			m.mw = append(m.mw, w)
+		}
+	}
+	return m
+}
+
+// hash hashes k under the mask.
+func (m *maskWords) hash(k *flow.Key, seed uint64) uint64 {
+	h := seed
+	for j, w := range m.idx {
+		h ^= k.W[w] & m.mw[j]
 		h *= 0x9e3779b97f4a7c15
 		h ^= h >> 32
 	}
 	h ^= h >> 29
 	h *= 0xbf58476d1ce4e5b9
 	h ^= h >> 32
-	return h & st.hashMask
+	return h
+}
+
+func (st *subtable[P]) hash(k *flow.Key) uint64 {
+	return st.maskWords.hash(k, st.seed) & st.hashMask
 }
 
 // equal reports whether k, masked by the subtable's mask, equals the (masked) key of r.

@@ -177,19 +177,14 @@ func (tx *Transaction[P]) ownSub(t *Table[P], st *subtable[P]) *subtable[P] {
 // newSub creates an empty subtable for mask in t.
 func (tx *Transaction[P]) newSub(t *Table[P], mask *flow.Key) *subtable[P] {
 	st := &subtable[P]{
-		owner:    tx.id,
-		mask:     *mask,
-		seed:     tx.ts.seed,
-		hashMask: tx.ts.hashMask,
-		maxPri:   -1,
-		shift:    64,
-		shards:   []*shard[P]{{owner: tx.id, slots: make([]slot[P], minSlots)}},
-	}
-	for i, w := range mask.W {
-		if w != 0 {
-			st.idx = append(st.idx, uint8(i))
-			st.mw = append(st.mw, w)
-		}
+		owner:     tx.id,
+		mask:      *mask,
+		maskWords: newMaskWords(mask),
+		seed:      tx.ts.seed,
+		hashMask:  tx.ts.hashMask,
+		maxPri:    -1,
+		shift:     64,
+		shards:    []*shard[P]{{owner: tx.id, slots: make([]slot[P], minSlots)}},
 	}
 	t.byMask[*mask] = st
 	t.subs = append(t.subs, st)
