@@ -81,12 +81,10 @@ import (
 // on the wire and never holds flows, but the id is valid here).
 const NumTables = 256
 
-// Conjunction is one conjunction(id,k/n) action of a clause flow.
-type Conjunction struct {
-	ID       uint32
-	Clause   uint8 // k, 1..NClauses
-	NClauses uint8 // n, 2..64
-}
+// Conjunction is one conjunction(id,k/n) action of a clause flow: Clause is k (1..NClauses),
+// NClauses is n (2..64). It is flow's action type, so a parsed flow's Conjunctions() go into a
+// Rule as they are.
+type Conjunction = flow.Conjunction
 
 // Rule is one flow in a table. Payload is whatever the caller executes when the flow matches
 // (its instructions, counters); the classifier never looks at it. A Rule with Conj set is a
