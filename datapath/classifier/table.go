@@ -9,8 +9,8 @@ import (
 // Table is one flow table as of one Snapshot. It is immutable and safe for concurrent lookups.
 // A nil *Table is an empty table.
 type Table[P any] struct {
-	owner  uint64                    // transaction that may still mutate it (0: published)
-	subs   []*subtable[P]            // non-empty subtables by maxPri descending (set at commit)
+	owner  uint64                    // the transaction that made this copy: only it may change it
+	subs   []*subtable[P]            // non-empty subtables in OVS's pvector order (see finish)
 	byMask map[flow.Key]*subtable[P] // every non-empty subtable, by mask
 	rules  int
 }
@@ -133,8 +133,8 @@ func (t *Table[P]) Subtables() int {
 	return len(t.subs)
 }
 
-// All yields every flow of the table, highest-priority subtable first (the order within is
-// unspecified).
+// All yields every flow of the table, by subtable (highest priority first once committed); the
+// order within a subtable is unspecified.
 func (t *Table[P]) All() iter.Seq[*Rule[P]] {
 	return func(yield func(*Rule[P]) bool) {
 		if t == nil {
@@ -265,7 +265,7 @@ func (t *Table[P]) Overlaps(m *flow.Match, priority uint16) bool {
 	}
 	for _, st := range t.subs {
 		if st.maxPri < int(priority) {
-			break
+			continue // not break: a transaction's view is not sorted yet
 		}
 		for _, sh := range st.shards {
 			for _, s := range sh.slots {

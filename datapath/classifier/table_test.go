@@ -340,3 +340,15 @@ func TestOverlaps(t *testing.T) {
 		})
 	}
 }
+
+func TestOverlapsInsideTransaction(t *testing.T) {
+	ts := load(t, rule(10, mt(src(1)), "low"))
+	tx := ts.Begin()
+	defer tx.Discard()
+	// A new higher-priority subtable appended after the low one, not yet sorted.
+	tx.Insert(0, rule(50, mt(dst(1)), "new"))
+	m := mt(dst(1), src(7))
+	if !tx.Table(0).Overlaps(&m, 50) {
+		t.Fatal("overlap with a flow added earlier in the same transaction not seen")
+	}
+}
