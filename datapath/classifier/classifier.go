@@ -35,7 +35,7 @@
 // So an ordinary flow of equal or higher priority beats a conjunction, an unfinished conjunction
 // is ignored and the search falls through to lower priorities, and the second lookup can return
 // any ordinary flow that matches with conj_id set (normally the conj_id=id flow). OVS quirks kept
-// on purpose so verdicts agree: a conjunction with n clauses is only considered when at least n
+// on purpose so verdicts agree (each confirmed against ovs-vswitchd, see TestPrivilegedOVSChecked): a conjunction with n clauses is only considered when at least n
 // clause flows matched at that priority; the first clause seen for an id fixes its n; once a
 // flow's clause completes an id, that flow's remaining conjunction actions are not counted; and,
 // from OVS's bit arithmetic, a 64-clause conjunction completes as soon as any one of its clauses

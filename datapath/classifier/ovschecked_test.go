@@ -139,6 +139,40 @@ var ovsChecked = []struct {
 		packet: "ip,nw_src=0.0.0.1,nw_dst=0.0.0.2", want: 0x3,
 	},
 	{
+		name: "the first clause seen for an id fixes its n (n=2 seen first: completes)",
+		flows: `cookie=0x11,priority=100,ip,nw_src=0.0.0.1,actions=conjunction(5,1/2)
+			cookie=0x12,priority=100,ip,nw_dst=0.0.0.2,actions=conjunction(5,2/3)
+			cookie=0x13,priority=100,tcp,tp_dst=80,actions=conjunction(99,1/2)
+			cookie=0x5,priority=100,conj_id=5,actions=drop
+			cookie=0x9,priority=1,actions=drop`,
+		packet: "tcp,nw_src=0.0.0.1,nw_dst=0.0.0.2,tp_dst=80", want: 0x5,
+	},
+	{
+		name: "the first clause seen for an id fixes its n (n=3 seen first: incomplete)",
+		flows: `cookie=0x12,priority=100,ip,nw_dst=0.0.0.2,actions=conjunction(5,2/3)
+			cookie=0x11,priority=100,ip,nw_src=0.0.0.1,actions=conjunction(5,1/2)
+			cookie=0x13,priority=100,tcp,tp_dst=80,actions=conjunction(99,1/2)
+			cookie=0x5,priority=100,conj_id=5,actions=drop
+			cookie=0x9,priority=1,actions=drop`,
+		packet: "tcp,nw_src=0.0.0.1,nw_dst=0.0.0.2,tp_dst=80", want: 0x9,
+	},
+	{
+		name: "after a completion that finds nothing, the flow's later conjunctions are not counted",
+		flows: `cookie=0x11,priority=100,ip,nw_src=0.0.0.1,actions=conjunction(1,1/2)
+			cookie=0x12,priority=100,ip,nw_dst=0.0.0.2,actions=conjunction(1,2/2),conjunction(2,1/2)
+			cookie=0x13,priority=100,tcp,tp_dst=80,actions=conjunction(2,2/2)
+			cookie=0x2,priority=100,conj_id=2,actions=drop`,
+		packet: "tcp,nw_src=0.0.0.1,nw_dst=0.0.0.2,tp_dst=80", want: 0,
+	},
+	{
+		name: "the same with the flow's conjunctions listed the other way round",
+		flows: `cookie=0x11,priority=100,ip,nw_src=0.0.0.1,actions=conjunction(1,1/2)
+			cookie=0x12,priority=100,ip,nw_dst=0.0.0.2,actions=conjunction(2,1/2),conjunction(1,2/2)
+			cookie=0x13,priority=100,tcp,tp_dst=80,actions=conjunction(2,2/2)
+			cookie=0x2,priority=100,conj_id=2,actions=drop`,
+		packet: "tcp,nw_src=0.0.0.1,nw_dst=0.0.0.2,tp_dst=80", want: 0x2,
+	},
+	{
 		// With a catch-all flow added first, its subtable sorts last and is the one that moves
 		// into the deleted subtable's place, so the order left is dst, both.
 		name: "equal-priority tie after a delete, with a catch-all subtable",
