@@ -51,6 +51,16 @@ func ovsRandomFlow(r *rand.Rand, cookie int, heavy bool) string {
 	return fmt.Sprintf("cookie=%#x,priority=%d,%s,actions=%s", cookie, 1+r.IntN(pris), strings.Join(m, ","), actions)
 }
 
+func ovsRandomFilter(r *rand.Rand) string {
+	switch r.IntN(3) {
+	case 0:
+		return fmt.Sprintf("tcp,nw_src=10.0.%d.0/24", r.IntN(2))
+	case 1:
+		return fmt.Sprintf("tcp,tp_dst=%#x/0xc", r.IntN(4)*4)
+	}
+	return fmt.Sprintf("tcp,reg0=%#x/0x1", r.IntN(2))
+}
+
 func ovsRandomPacket(r *rand.Rand) string {
 	return fmt.Sprintf("tcp,nw_src=10.0.%d.%d,tp_dst=%d,reg0=%d", r.IntN(2), 1+r.IntN(3), r.IntN(16), r.IntN(4))
 }
@@ -93,6 +103,20 @@ func TestPrivilegedRandomVsOVS(t *testing.T) {
 		}
 		if out, err := o.Try("ovs-ofctl", "-O", "OpenFlow15", "add-flows", target, file); err != nil {
 			t.Fatalf("seed %d: add-flows: %v\n%s", seed, err, out)
+		}
+		if seed%3 == 2 {
+			// A non-strict delete: subtables empty and others move into their places.
+			del := ovsRandomFilter(r)
+			f, err := flow.ParseFlowFilter(del)
+			if err != nil {
+				t.Fatalf("parse %q: %v", del, err)
+			}
+			ts.Delete(0, Filter{Match: f.Match}, nil)
+			if out, err := o.Try("ovs-ofctl", "-O", "OpenFlow15", "del-flows", target, del); err != nil {
+				t.Fatalf("seed %d: del-flows: %v\n%s", seed, err, out)
+			}
+			lines = append(lines, "(del-flows "+del+")")
+			time.Sleep(100 * time.Millisecond) // OVS removes after an RCU grace period
 		}
 		tbl := ts.Load().Table(0)
 		for range packets {
