@@ -313,6 +313,13 @@ func (c *Client) statusInterval(root *vswitch.OpenvSwitch) time.Duration {
 func (c *Client) reconcile(ctx context.Context, retry, tick bool) time.Duration {
 	s := c.takeSnapshot()
 	d := buildDesired(s, c.opts.DatapathType)
+	if s.root == nil || !d.complete {
+		// Either nobody initialised the database, or the snapshot is half of an update (also
+		// while libovsdb refills its cache after a reconnect): acting on it could detach
+		// healthy ports. The rest of the update pokes another reconcile.
+		c.log.Debug("skipping reconcile of an incomplete snapshot", "root", s.root != nil)
+		return c.statusInterval(s.root)
+	}
 	c.assign(d)
 	c.apply(ctx, d, retry)
 	if tick {
@@ -509,13 +516,11 @@ func (c *Client) writeStatus(ctx context.Context, s snapshot, d desired) {
 			}
 		}
 	}
-	if s.root != nil {
-		o, err := rootOps(c.db, s.root, c.opts.DatapathType, c.db.Schema().Version)
-		if err != nil {
-			c.log.Error("build open_vswitch update", "error", err)
-		}
-		ops = append(ops, o...)
+	o, err := rootOps(c.db, s.root, c.opts.DatapathType, c.db.Schema().Version)
+	if err != nil {
+		c.log.Error("build open_vswitch update", "error", err)
 	}
+	ops = append(ops, o...)
 	if len(ops) == 0 {
 		return
 	}
@@ -533,7 +538,7 @@ func (c *Client) writeStatus(ctx context.Context, s snapshot, d desired) {
 // checks that each interface it added has an ofport. It runs after writeStatus, so the ofport
 // is in the database before cur_cfg says so.
 func (c *Client) acknowledge(ctx context.Context, s snapshot, d desired) {
-	if s.root == nil || s.root.CurCfg >= s.root.NextCfg || !d.complete {
+	if s.root.CurCfg >= s.root.NextCfg {
 		return
 	}
 	ops, err := ackOps(c.db, s.root)
@@ -549,6 +554,10 @@ func (c *Client) acknowledge(ctx context.Context, s snapshot, d desired) {
 }
 
 func (c *Client) transact(ctx context.Context, ops []ovsdb.Operation) error {
+	if err := ctx.Err(); err != nil {
+		// Shutting down: a request sent now would be abandoned in flight.
+		return fmt.Errorf("transact: %w", err)
+	}
 	tctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
 	res, err := c.db.Transact(tctx, ops...)
