@@ -56,6 +56,8 @@ const minStatsUpdateInterval = 5 * time.Second
 
 // PortState is the Client's view of one interface of a Sluice bridge.
 type PortState struct {
+	// Interface is the interface as last attached or attempted; its OFPort is the number
+	// assigned even when the attachment failed (the database then says -1).
 	Interface
 	// Attached is true when the Datapath accepted the interface.
 	Attached bool

@@ -217,6 +217,34 @@ func TestClient(t *testing.T) {
 		})
 	})
 
+	t.Run("bridge configuration change reaches the datapath", func(t *testing.T) {
+		e := setup(t)
+		b := e.vs.bridge("br0")
+		b.Protocols = []string{"OpenFlow15", "OpenFlow13"}
+		e.vs.do(e.vs.must(e.vs.c.Where(&b).Update(&b, &b.Protocols)))
+		got := e.dp.Bridges()["br0"].Protocols
+		if !slices.Equal(got, []string{"OpenFlow13", "OpenFlow15"}) {
+			t.Fatalf("datapath bridge protocols %v, want [OpenFlow13 OpenFlow15]", got)
+		}
+		if _, ok := e.dp.Ports()["br0"]; !ok {
+			t.Fatalf("a bridge update must not detach its ports: %v", e.dp.Ports())
+		}
+	})
+
+	t.Run("Ports reports attached and failed interfaces", func(t *testing.T) {
+		e := setup(t)
+		e.dp.SetMissing("veth9", true)
+		e.vs.do(e.vs.addPort("br0", "veth0", "", nil, 0), e.vs.addPort("br0", "veth9", "", nil, 0))
+		var got []string
+		for _, p := range e.c.Ports() {
+			got = append(got, fmt.Sprintf("%s:%d:%v:%v", p.Name, p.OFPort, p.Attached, p.Err != nil))
+		}
+		want := []string{"br0:65534:true:false", "veth0:1:true:false", "veth9:2:false:true"}
+		if !slices.Equal(got, want) {
+			t.Fatalf("got %v, want %v", got, want)
+		}
+	})
+
 	t.Run("unsupported type and bad tunnel options are reported", func(t *testing.T) {
 		e := setup(t)
 		e.vs.do(e.vs.addPort("br0", "patch0", "patch", map[string]string{"peer": "x"}, 0),

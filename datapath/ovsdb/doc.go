@@ -41,15 +41,23 @@
 //
 // After every reconcile, in one transaction, the Interface columns ovs-vswitchd maintains:
 // ofport (-1 and a human-readable error when the attachment failed, as ovs-vswitchd does),
-// error, admin_state, link_state, mac_in_use, ifindex and mtu; statistics with OVS's key names
-// every status interval (5 s, or other_config:stats-update-interval of the Open_vSwitch row,
-// at least 5 s, as ovs-vswitchd). Then, in a second transaction guarded by RFC 7047 "wait"
-// operations on every column the reconcile read, cur_cfg = next_cfg: ovs-vsctl without
-// --no-wait blocks until cur_cfg catches up and then checks that each interface it added has an
-// ofport, so cur_cfg is only written for a snapshot that is known to be current. The same
-// transaction adds "sluice" to datapath_types and Sluice's interface types to iface_types (by
-// set insertion, so a shared ovs-vswitchd keeps its own), and fills db_version from the schema
-// when nobody (ovs-ctl normally) has. ovs_version is left to whoever starts the switch.
+// error, admin_state, link_state, mac_in_use, ifindex and mtu, each only when it differs from
+// what the cache holds; statistics with OVS's key names every status interval (5 s, or
+// other_config:stats-update-interval of the Open_vSwitch row, at least 5 s, as ovs-vswitchd).
+// The same transaction adds "sluice" to datapath_types and Sluice's interface types to
+// iface_types (by set insertion, so a shared ovs-vswitchd keeps its own) and fills db_version
+// from the schema when nobody (ovs-ctl normally) has. ovs_version is left to whoever starts the
+// switch: tools parse it as an Open vSwitch version.
+//
+// Then, in a second transaction, cur_cfg = next_cfg. ovs-vsctl without --no-wait blocks until
+// cur_cfg catches up and then checks that every interface it added has an ofport, so cur_cfg
+// must only be acknowledged for a snapshot that contains the whole change. libovsdb applies an
+// update notification (one committed transaction) table by table under its cache lock while
+// readers do not take that lock; the snapshot reads the root row first and then each table
+// through TableCache.Table, which waits for an update in progress, so it is at least as new as
+// the next_cfg it read. A snapshot with a reference to a row that is not there yet, or without
+// the root row (libovsdb empties its cache before refilling it on reconnect) is not acted on
+// at all.
 //
 // # Reconnecting
 //
