@@ -35,26 +35,21 @@ func interfaceStatusOps(api client.API, row *vswitch.Interface, p *port) ([]ovsd
 		}
 	}
 	var fields []any
-	if differs(w.Ofport, row.Ofport) {
-		fields = append(fields, &w.Ofport)
-	}
-	if differs(w.Error, row.Error) {
-		fields = append(fields, &w.Error)
-	}
-	if differs(w.AdminState, row.AdminState) {
-		fields = append(fields, &w.AdminState)
-	}
-	if differs(w.LinkState, row.LinkState) {
-		fields = append(fields, &w.LinkState)
-	}
-	if differs(w.MACInUse, row.MACInUse) {
-		fields = append(fields, &w.MACInUse)
-	}
-	if differs(w.Ifindex, row.Ifindex) {
-		fields = append(fields, &w.Ifindex)
-	}
-	if differs(w.MTU, row.MTU) {
-		fields = append(fields, &w.MTU)
+	for _, c := range []struct {
+		changed bool
+		field   any
+	}{
+		{differs(w.Ofport, row.Ofport), &w.Ofport},
+		{differs(w.Error, row.Error), &w.Error},
+		{differs(w.AdminState, row.AdminState), &w.AdminState},
+		{differs(w.LinkState, row.LinkState), &w.LinkState},
+		{differs(w.MACInUse, row.MACInUse), &w.MACInUse},
+		{differs(w.Ifindex, row.Ifindex), &w.Ifindex},
+		{differs(w.MTU, row.MTU), &w.MTU},
+	} {
+		if c.changed {
+			fields = append(fields, c.field)
+		}
 	}
 	if p.newStats {
 		if p.attached {
