@@ -439,8 +439,13 @@ func (c *Client) attach(ctx context.Context, bs *bridgeState, di *desiredIface, 
 		return
 	}
 	if err := c.dp.Attach(ctx, di.Interface); err != nil {
-		p.err = fmt.Errorf("attach %s to bridge %s: %w", di.Name, di.Bridge, err)
-		c.log.Warn("attach interface", "interface", di.Name, "bridge", di.Bridge, "ofport", di.OFPort, "error", err)
+		werr := fmt.Errorf("attach %s to bridge %s: %w", di.Name, di.Bridge, err)
+		level := slog.LevelWarn
+		if p.err != nil && p.err.Error() == werr.Error() {
+			level = slog.LevelDebug // the same failure again on a retry: said already
+		}
+		p.err = werr
+		c.log.Log(ctx, level, "attach interface", "interface", di.Name, "bridge", di.Bridge, "ofport", di.OFPort, "error", err)
 		return
 	}
 	p.attached, p.err = true, nil

@@ -23,13 +23,13 @@ import (
 // also increments next_cfg, and wait blocks until cur_cfg catches up, as ovs-vsctl does
 // without --no-wait.
 type vsctl struct {
-	t    *testing.T
+	t    testing.TB
 	c    client.Client
 	root string
 	next int
 }
 
-func newVSCtl(t *testing.T, endpoint string) *vsctl {
+func newVSCtl(t testing.TB, endpoint string) *vsctl {
 	t.Helper()
 	m, err := vswitch.FullDatabaseModel()
 	if err != nil {
@@ -132,7 +132,7 @@ func (v *vsctl) eventually(what string, check func() error) {
 	eventually(v.t, what, check)
 }
 
-func eventually(t *testing.T, what string, check func() error) {
+func eventually(t testing.TB, what string, check func() error) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -235,13 +235,16 @@ func (v *vsctl) ofport(name string) int {
 
 // startClient runs a Client against endpoint until the test ends or stop is called; its log
 // goes to the test output when the test fails.
-func startClient(t *testing.T, endpoint string, dp sovsdb.Datapath) (c *sovsdb.Client, stop func()) {
+func startClient(t testing.TB, endpoint string, dp sovsdb.Datapath, tune ...func(*sovsdb.Options)) (c *sovsdb.Client, stop func()) {
 	t.Helper()
 	opts := sovsdb.DefaultOptions()
 	opts.Endpoint = endpoint
 	opts.StatusInterval = 100 * time.Millisecond
 	opts.Timeout = 5 * time.Second
 	opts.ReconnectInterval = 200 * time.Millisecond
+	for _, f := range tune {
+		f(&opts)
+	}
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c, err := sovsdb.New(opts, dp, log)
