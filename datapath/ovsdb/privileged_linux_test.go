@@ -12,6 +12,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netlink"
 
@@ -32,6 +33,14 @@ type ovsdbServer struct {
 // on it (no ovs-vswitchd); t.Cleanup stops it by PID.
 func startOVSDBServer(t *testing.T) *ovsdbServer {
 	t.Helper()
+	s := newOVSDBServer(t)
+	s.start()
+	return s
+}
+
+// newOVSDBServer creates the database but does not start ovsdb-server yet.
+func newOVSDBServer(t *testing.T) *ovsdbServer {
+	t.Helper()
 	for _, bin := range []string{"ovsdb-server", "ovsdb-tool", "ovs-vsctl"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			t.Fatalf("%s not installed (Debian package openvswitch-switch): %v", bin, err)
@@ -44,9 +53,27 @@ func startOVSDBServer(t *testing.T) *ovsdbServer {
 	if err != nil {
 		t.Fatalf("ovsdb-tool create: %v: %s", err, out)
 	}
-	s.start()
 	t.Cleanup(s.stop)
 	return s
+}
+
+// startVswitchd starts Debian's ovs-vswitchd on the server's database inside ns, so the tap
+// devices of its bridges' internal ports stay there (userspace "netdev" bridges only: the
+// kernel has no openvswitch module); t.Cleanup stops it by PID.
+func (s *ovsdbServer) startVswitchd(t *testing.T, ns *testutil.NetNS) {
+	t.Helper()
+	cmd := ns.Command("ovs-vswitchd", "unix:"+s.sock,
+		"--pidfile="+filepath.Join(s.dir, "ovs-vswitchd.pid"),
+		"--unixctl="+filepath.Join(s.dir, "ovs-vswitchd.ctl"),
+		"--log-file="+filepath.Join(s.dir, "ovs-vswitchd.log"))
+	cmd.Env = append(os.Environ(), "OVS_RUNDIR="+s.dir, "OVS_LOGDIR="+s.dir, "OVS_DBDIR="+s.dir)
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start ovs-vswitchd: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
 }
 
 func (s *ovsdbServer) start() {
@@ -373,5 +400,69 @@ func TestPrivilegedOVSDBServer(t *testing.T) {
 				t.Errorf("%s still attached", name)
 			}
 		}
+	})
+}
+
+// TestPrivilegedOVSDBServerStartsLater starts the Client before ovsdb-server exists, as a
+// node's containers may start in any order.
+func TestPrivilegedOVSDBServerStartsLater(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	srv := newOVSDBServer(t)
+	node := testutil.NewNetNS(t, "ovn")
+	startClient(t, "unix:"+srv.sock, newNetnsDatapath(t, node))
+	time.Sleep(300 * time.Millisecond) // a few failed connection attempts
+	srv.start()
+	srv.mustVSCtl("--no-wait", "init")
+	t.Run("add-br returns once the Client is connected", func(t *testing.T) {
+		srv.mustVSCtl("add-br", "br0", "--", "set", "bridge", "br0", "datapath_type="+sovsdb.DatapathType)
+		if got := srv.get("br0", "ofport"); got != "65534" {
+			t.Fatalf("br0 ofport %s, want 65534", got)
+		}
+	})
+}
+
+// TestPrivilegedSharedWithOVSVswitchd runs ovs-vswitchd and the Client on one database: each
+// manages its own bridges and leaves the other's rows alone.
+func TestPrivilegedSharedWithOVSVswitchd(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	if _, err := exec.LookPath("ovs-vswitchd"); err != nil {
+		t.Fatalf("ovs-vswitchd not installed (Debian package openvswitch-switch): %v", err)
+	}
+	srv := startOVSDBServer(t)
+	srv.mustVSCtl("--no-wait", "init")
+	node := testutil.NewNetNS(t, "ovn")
+	srv.startVswitchd(t, node)
+	pod := testutil.NewNetNS(t, "ovp")
+	veth, _ := testutil.VethPair(t, testutil.UniqueName("sa"), node, testutil.UniqueName("sb"), pod)
+	dp := newNetnsDatapath(t, node)
+	startClient(t, "unix:"+srv.sock, dp)
+	// ovs-vswitchd acknowledges cur_cfg for Sluice's bridges too, possibly before the Client
+	// has written their ofports, so ovs-vsctl may return early: wait for the columns instead.
+	srv.mustVSCtl("add-br", "brk", "--", "set", "bridge", "brk", "datapath_type=netdev")
+	_, _ = srv.vsctl("add-br", "br0", "--", "set", "bridge", "br0", "datapath_type="+sovsdb.DatapathType)
+	_, _ = srv.vsctl("add-port", "br0", veth.Name, "--", "set", "interface", veth.Name, "ofport_request=5")
+
+	t.Run("each switch numbers its own ports", func(t *testing.T) {
+		eventually(t, "ofports written", func() error {
+			for name, want := range map[string]string{"brk": "65534", "br0": "65534", veth.Name: "5"} {
+				if got := srv.get(name, "ofport"); got != want {
+					return fmt.Errorf("%s: ofport %s, want %s", name, got, want)
+				}
+			}
+			return nil
+		})
+		if _, ok := dp.port("brk"); ok {
+			t.Errorf("the Client attached ovs-vswitchd's bridge brk")
+		}
+	})
+
+	t.Run("datapath_types lists both switches", func(t *testing.T) {
+		eventually(t, "datapath_types", func() error {
+			got := srv.mustVSCtl("get", "open_vswitch", ".", "datapath_types")
+			if !strings.Contains(got, "netdev") || !strings.Contains(got, sovsdb.DatapathType) {
+				return fmt.Errorf("datapath_types %s", got)
+			}
+			return nil
+		})
 	})
 }
