@@ -134,7 +134,9 @@ func (c *Client) Resync() {
 func (c *Client) Ports() []PortState { return slices.Clone(*c.state.Load()) }
 
 // Run connects to ovsdb-server (retrying until it answers), monitors the configuration and
-// reconciles it until ctx is done. It leaves the Datapath's bridges and ports as they are when
+// reconciles it until ctx is done; call it once. It returns nil when ctx ends after the
+// monitor is set up, and an error when ctx ends before ovsdb-server answered or the monitor
+// cannot be set up. It leaves the Datapath's bridges and ports as they are when
 // it returns, so that a restarted process can take them over with the same OpenFlow ports.
 func (c *Client) Run(ctx context.Context) error {
 	db, err := c.connect(ctx)
@@ -354,11 +356,12 @@ func (c *Client) apply(ctx context.Context, d desired, retry bool) {
 			want[di.Name] = di
 		}
 	}
-	// Bridges that are gone or were replaced by a new row of the same name lose their ports
-	// first.
+	// Bridges that are gone lose their ports first. Bridges are known by name, like
+	// interfaces: a bridge re-created under the same name (or a database re-created after a
+	// node restart) is an update, not a new bridge.
 	gone := map[string]bool{}
-	for name, bs := range c.bridges {
-		if nb := d.bridges[name]; nb == nil || nb.UUID != bs.UUID {
+	for name := range c.bridges {
+		if d.bridges[name] == nil {
 			gone[name] = true
 		}
 	}
