@@ -98,8 +98,12 @@ type port struct {
 	newStats bool // counters not yet written
 }
 
-// New returns a Client that will reconcile the database at opts.Endpoint into dp.
+// New returns a Client that will reconcile the database at opts.Endpoint into dp, logging to
+// log (nil: nowhere).
 func New(opts Options, dp Datapath, log *slog.Logger) (*Client, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	if opts.Endpoint == "" || opts.DatapathType == "" {
 		return nil, errors.New("new ovsdb client: endpoint and datapath type must be set")
 	}

@@ -162,6 +162,7 @@ type Status struct {
 // Counters are an interface's packet counters, written to the statistics column under
 // ovs-vswitchd's key names (rx_packets, tx_bytes, …).
 type Counters struct {
+	// RxPackets through TxErrors are rx_packets through tx_errors of the statistics column.
 	RxPackets, TxPackets uint64
 	RxBytes, TxBytes     uint64
 	RxDropped, TxDropped uint64
