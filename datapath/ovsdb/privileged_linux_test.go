@@ -22,7 +22,7 @@ import (
 
 // ovsdbServer is Debian's ovsdb-server running on a fresh database in a temporary directory.
 type ovsdbServer struct {
-	t    *testing.T
+	t    testing.TB
 	dir  string
 	sock string
 	mu   sync.Mutex
@@ -31,7 +31,7 @@ type ovsdbServer struct {
 
 // startOVSDBServer creates a database from Debian's vswitch.ovsschema and starts ovsdb-server
 // on it (no ovs-vswitchd); t.Cleanup stops it by PID.
-func startOVSDBServer(t *testing.T) *ovsdbServer {
+func startOVSDBServer(t testing.TB) *ovsdbServer {
 	t.Helper()
 	s := newOVSDBServer(t)
 	s.start()
@@ -39,7 +39,7 @@ func startOVSDBServer(t *testing.T) *ovsdbServer {
 }
 
 // newOVSDBServer creates the database but does not start ovsdb-server yet.
-func newOVSDBServer(t *testing.T) *ovsdbServer {
+func newOVSDBServer(t testing.TB) *ovsdbServer {
 	t.Helper()
 	for _, bin := range []string{"ovsdb-server", "ovsdb-tool", "ovs-vsctl"} {
 		if _, err := exec.LookPath(bin); err != nil {
@@ -150,7 +150,7 @@ type netnsDatapath struct {
 
 var _ sovsdb.Datapath = (*netnsDatapath)(nil)
 
-func newNetnsDatapath(t *testing.T, ns *testutil.NetNS) *netnsDatapath {
+func newNetnsDatapath(t testing.TB, ns *testutil.NetNS) *netnsDatapath {
 	t.Helper()
 	h, err := netlink.NewHandleAt(ns.Handle())
 	if err != nil {
@@ -465,4 +465,37 @@ func TestPrivilegedSharedWithOVSVswitchd(t *testing.T) {
 			return nil
 		})
 	})
+}
+
+// BenchmarkPrivilegedVSCtlAddPort measures `ovs-vsctl add-port` without --no-wait against
+// Debian's ovsdb-server with the Client serving the bridge: process start, the transaction,
+// the reconcile, the status write and cur_cfg. Ports are internal, so no netdev is needed.
+func BenchmarkPrivilegedVSCtlAddPort(b *testing.B) {
+	testutil.RequirePrivileged(b)
+	srv := startOVSDBServer(b)
+	if _, err := srv.vsctl("--no-wait", "init"); err != nil {
+		b.Fatal(err)
+	}
+	node := testutil.NewNetNS(b, "ovn")
+	startClient(b, "unix:"+srv.sock, newNetnsDatapath(b, node),
+		func(o *sovsdb.Options) { o.StatusInterval = sovsdb.DefaultOptions().StatusInterval })
+	if _, err := srv.vsctl("add-br", "br0", "--", "set", "bridge", "br0", "datapath_type="+sovsdb.DatapathType); err != nil {
+		b.Fatal(err)
+	}
+	n := 0
+	for _, mode := range []struct{ name, flag string }{
+		{"no-wait", "--no-wait"}, // ovs-vsctl and ovsdb-server alone, for comparison
+		{"wait", "--timeout=20"}, // plus the Client's reconcile until cur_cfg
+	} {
+		b.Run(mode.name, func(b *testing.B) {
+			for b.Loop() {
+				name := fmt.Sprint("p", n)
+				n++
+				if _, err := srv.vsctl(mode.flag, "add-port", "br0", name, "--", "set", "interface", name, "type=internal"); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ports/s")
+		})
+	}
 }
