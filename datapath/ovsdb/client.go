@@ -86,8 +86,9 @@ type Client struct {
 
 type bridgeState struct {
 	Bridge
-	added bool
-	err   error // AddBridge's error when !added
+	added  bool
+	err    error        // AddBridge's error when !added
+	status BridgeStatus // what AddBridge returned
 }
 
 type port struct {
@@ -244,7 +245,7 @@ func (c *Client) monitor(ctx context.Context) error {
 		client.WithTable(&r, &r.NextCfg, &r.CurCfg, &r.Bridges, &r.DatapathTypes, &r.IfaceTypes,
 			&r.DbVersion, &r.OtherConfig),
 		client.WithTable(&b, &b.Name, &b.DatapathType, &b.Ports, &b.FailMode, &b.Protocols,
-			&b.OtherConfig, &b.ExternalIDs),
+			&b.OtherConfig, &b.ExternalIDs, &b.DatapathID, &b.DatapathVersion),
 		client.WithTable(&p, &p.Name, &p.Interfaces),
 		client.WithTable(&i, &i.Name, &i.Type, &i.Options, &i.OtherConfig, &i.ExternalIDs,
 			&i.OfportRequest, &i.MTURequest, &i.Ofport, &i.Error, &i.AdminState, &i.LinkState,
@@ -404,7 +405,8 @@ func (c *Client) apply(ctx context.Context, d desired, retry bool) {
 			c.bridges[name] = bs
 		}
 		bs.Bridge = nb.Bridge
-		if err := c.dp.AddBridge(ctx, nb.Bridge); err != nil {
+		st, err := c.dp.AddBridge(ctx, nb.Bridge)
+		if err != nil {
 			bs.added, bs.err = false, fmt.Errorf("add bridge %s: %w", name, err)
 			c.log.Warn("add bridge", "bridge", name, "error", err)
 			continue
@@ -412,7 +414,7 @@ func (c *Client) apply(ctx context.Context, d desired, retry bool) {
 		if !bs.added {
 			c.log.Info("bridge added", "bridge", name)
 		}
-		bs.added, bs.err = true, nil
+		bs.added, bs.err, bs.status = true, nil, st
 	}
 	for _, b := range d.bridges {
 		bs := c.bridges[b.Name]
@@ -514,6 +516,13 @@ func (c *Client) writeStatus(ctx context.Context, s snapshot, d desired) {
 	var ops []ovsdb.Operation
 	var written []*port
 	for _, b := range d.bridges {
+		if bs, row := c.bridges[b.Name], s.bridges[b.UUID]; bs != nil && bs.added && row != nil {
+			o, err := bridgeStatusOps(c.db, row, bs.status)
+			if err != nil {
+				c.log.Error("build bridge status update", "bridge", b.Name, "error", err)
+			}
+			ops = append(ops, o...)
+		}
 		for _, di := range b.ifaces {
 			p, row := c.ports[di.Name], s.ifaces[di.UUID]
 			if p == nil || row == nil {

@@ -234,6 +234,20 @@ func TestClient(t *testing.T) {
 		}
 	})
 
+	t.Run("datapath_id and datapath_version are written and follow other_config", func(t *testing.T) {
+		e := setup(t)
+		b := e.vs.bridge("br0")
+		want := fmt.Sprintf("%016x", sovsdb.Bridge{}.DatapathID(ovsdbtest.MAC("br0")))
+		if deref(b.DatapathID) != want || b.DatapathVersion != ovsdbtest.DatapathVersion {
+			t.Fatalf("datapath_id %q version %q, want %q and %q", deref(b.DatapathID), b.DatapathVersion, want, ovsdbtest.DatapathVersion)
+		}
+		b.OtherConfig = map[string]string{"datapath-id": "00000000000000ab"}
+		e.vs.do(e.vs.must(e.vs.c.Where(&b).Update(&b, &b.OtherConfig)))
+		if got := deref(e.vs.bridge("br0").DatapathID); got != "00000000000000ab" {
+			t.Fatalf("datapath_id %q after setting other_config:datapath-id, want 00000000000000ab", got)
+		}
+	})
+
 	t.Run("Ports reports attached and failed interfaces", func(t *testing.T) {
 		e := setup(t)
 		e.dp.SetMissing("veth9", true)

@@ -2,6 +2,7 @@ package ovsdb
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -243,4 +244,28 @@ func BenchmarkDesired1000(b *testing.B) {
 		assignOFPorts(d.bridges["br0"], held, nil)
 	}
 	b.ReportMetric(1000*float64(b.N)/b.Elapsed().Seconds(), "ifaces/s")
+}
+
+func TestBridgeDatapathID(t *testing.T) {
+	mac := net.HardwareAddr{0x02, 0x11, 0x22, 0x33, 0x44, 0x55}
+	tests := []struct {
+		name string
+		cfg  map[string]string
+		want uint64
+	}{
+		{"local port MAC", nil, 0x021122334455},
+		{"16 hex digits", map[string]string{"datapath-id": "00000000000000ab"}, 0xab},
+		{"0x prefix", map[string]string{"datapath-id": "0xAB"}, 0xab},
+		{"15 digits are not a datapath-id", map[string]string{"datapath-id": "00000000000000a"}, 0x021122334455},
+		{"zero is not a datapath-id", map[string]string{"datapath-id": "0000000000000000"}, 0x021122334455},
+		{"hwaddr", map[string]string{"hwaddr": "0a:00:00:00:00:07"}, 0x0a0000000007},
+		{"datapath-id beats hwaddr", map[string]string{"datapath-id": "0x7", "hwaddr": "0a:00:00:00:00:07"}, 7},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := (Bridge{OtherConfig: tt.cfg}).DatapathID(mac); got != tt.want {
+				t.Fatalf("got %#x, want %#x", got, tt.want)
+			}
+		})
+	}
 }

@@ -42,7 +42,8 @@
 // After every reconcile, in one transaction, the Interface columns ovs-vswitchd maintains:
 // ofport (-1 and a human-readable error when the attachment failed, as ovs-vswitchd does),
 // error, admin_state, link_state, mac_in_use, ifindex and mtu, each only when it differs from
-// what the cache holds; statistics with OVS's key names every status interval (5 s, or
+// what the cache holds; the Bridge's datapath_id and datapath_version as AddBridge reports
+// them (Bridge.DatapathID picks the ID as ovs-vswitchd does); statistics with OVS's key names every status interval (5 s, or
 // other_config:stats-update-interval of the Open_vSwitch row, at least 5 s, as ovs-vswitchd).
 // The same transaction adds "sluice" to datapath_types and Sluice's interface types to
 // iface_types (by set insertion, so a shared ovs-vswitchd keeps its own) and fills db_version

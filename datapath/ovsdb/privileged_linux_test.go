@@ -160,7 +160,10 @@ func newNetnsDatapath(t testing.TB, ns *testutil.NetNS) *netnsDatapath {
 	return &netnsDatapath{h: h, ports: map[string]sovsdb.Interface{}}
 }
 
-func (d *netnsDatapath) AddBridge(context.Context, sovsdb.Bridge) error    { return nil }
+func (d *netnsDatapath) AddBridge(_ context.Context, b sovsdb.Bridge) (sovsdb.BridgeStatus, error) {
+	return sovsdb.BridgeStatus{DatapathID: b.DatapathID(net.HardwareAddr{0x02, 0, 0, 0, 0, 1}), DatapathVersion: "<netns test>"}, nil
+}
+
 func (d *netnsDatapath) DeleteBridge(context.Context, sovsdb.Bridge) error { return nil }
 
 func (d *netnsDatapath) Attach(_ context.Context, iface sovsdb.Interface) error {
@@ -241,6 +244,9 @@ func TestPrivilegedOVSDBServer(t *testing.T) {
 		srv.mustVSCtl("add-br", "br0", "--", "set", "bridge", "br0", "datapath_type="+sovsdb.DatapathType)
 		if got := srv.get("br0", "ofport"); got != "65534" {
 			t.Fatalf("br0 ofport %s, want 65534", got)
+		}
+		if got := srv.mustVSCtl("get", "bridge", "br0", "datapath_id"); got != `"0000020000000001"` {
+			t.Fatalf("br0 datapath_id %s, want 0000020000000001", got)
 		}
 	})
 

@@ -69,6 +69,30 @@ func interfaceStatusOps(api client.API, row *vswitch.Interface, p *port) ([]ovsd
 	return ops, nil
 }
 
+// bridgeStatusOps returns the update of row's datapath_id and datapath_version when they
+// differ from st.
+func bridgeStatusOps(api client.API, row *vswitch.Bridge, st BridgeStatus) ([]ovsdb.Operation, error) {
+	w := &vswitch.Bridge{UUID: row.UUID, DatapathVersion: st.DatapathVersion}
+	if st.DatapathID != 0 {
+		w.DatapathID = ptr(fmt.Sprintf("%016x", st.DatapathID))
+	}
+	var fields []any
+	if differs(w.DatapathID, row.DatapathID) {
+		fields = append(fields, &w.DatapathID)
+	}
+	if w.DatapathVersion != row.DatapathVersion {
+		fields = append(fields, &w.DatapathVersion)
+	}
+	if len(fields) == 0 {
+		return nil, nil
+	}
+	ops, err := api.Where(w).Update(w, fields...)
+	if err != nil {
+		return nil, fmt.Errorf("update bridge %s: %w", row.Name, err)
+	}
+	return ops, nil
+}
+
 // rootOps returns the updates of the Open_vSwitch row that describe Sluice: its datapath type
 // and interface types added to the lists (by insertion, so that other switches sharing the
 // database keep theirs) and db_version when nobody has set it.

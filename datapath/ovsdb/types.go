@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 )
 
 // DatapathType is the Bridge datapath_type value that hands a bridge to Sluice
@@ -91,6 +92,40 @@ func (b Bridge) equal(o Bridge) bool {
 	return b.UUID == o.UUID && b.Name == o.Name && b.FailMode == o.FailMode &&
 		slices.Equal(b.Protocols, o.Protocols) && maps.Equal(b.OtherConfig, o.OtherConfig) &&
 		maps.Equal(b.ExternalIDs, o.ExternalIDs)
+}
+
+// DatapathID returns the OpenFlow datapath ID ovs-vswitchd would choose for b when its local
+// port has MAC address localMAC: other_config:datapath-id when it is 16 hex digits or 0x and
+// up to 16 hex digits (and not zero), else the MAC address in other_config:hwaddr, else
+// localMAC, as a 48-bit number.
+func (b Bridge) DatapathID(localMAC net.HardwareAddr) uint64 {
+	if s := b.OtherConfig["datapath-id"]; len(s) == 16 || (len(s) > 2 && len(s) <= 18 && (s[:2] == "0x" || s[:2] == "0X")) {
+		hex := s
+		if len(s) != 16 {
+			hex = s[2:]
+		}
+		if v, err := strconv.ParseUint(hex, 16, 64); err == nil && v != 0 {
+			return v
+		}
+	}
+	mac := localMAC
+	if hw, err := net.ParseMAC(b.OtherConfig["hwaddr"]); err == nil && len(hw) == 6 {
+		mac = hw
+	}
+	var id uint64
+	for _, x := range mac {
+		id = id<<8 | uint64(x)
+	}
+	return id
+}
+
+// BridgeStatus is what the datapath reports about a bridge it added.
+type BridgeStatus struct {
+	// DatapathID is the bridge's OpenFlow datapath ID, written to datapath_id as 16 hex
+	// digits (Bridge.DatapathID computes it as ovs-vswitchd does); 0 leaves the column empty.
+	DatapathID uint64
+	// DatapathVersion is written to datapath_version ("" leaves it empty).
+	DatapathVersion string
 }
 
 // Interface is the desired state of one interface of a Sluice bridge, as the Datapath receives
@@ -185,8 +220,8 @@ func (c Counters) statistics() map[string]int {
 // for every attached interface (after Attach, and on every status tick).
 type Datapath interface {
 	// AddBridge creates bridge b or updates its configuration; it is called again with the
-	// new configuration when the row changes.
-	AddBridge(ctx context.Context, b Bridge) error
+	// new configuration when the row changes. The status it returns is written to the row.
+	AddBridge(ctx context.Context, b Bridge) (BridgeStatus, error)
 	// DeleteBridge removes a bridge whose interfaces have all been detached.
 	DeleteBridge(ctx context.Context, b Bridge) error
 	// Attach makes iface a port of its bridge with the OpenFlow port number iface.OFPort. Its

@@ -95,14 +95,18 @@ func (d *Datapath) violate(format string, args ...any) {
 	d.violations = append(d.violations, fmt.Sprintf(format, args...))
 }
 
-// AddBridge implements ovsdb.Datapath.
-func (d *Datapath) AddBridge(_ context.Context, b ovsdb.Bridge) error {
+// AddBridge implements ovsdb.Datapath: the datapath ID follows ovs-vswitchd's rules with
+// MAC(b.Name) as the local port's address, the version is DatapathVersion.
+func (d *Datapath) AddBridge(_ context.Context, b ovsdb.Bridge) (ovsdb.BridgeStatus, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.calls = append(d.calls, "add-bridge "+b.Name)
 	d.bridges[b.Name] = b
-	return nil
+	return ovsdb.BridgeStatus{DatapathID: b.DatapathID(MAC(b.Name)), DatapathVersion: DatapathVersion}, nil
 }
+
+// DatapathVersion is the datapath_version Datapath reports.
+const DatapathVersion = "ovsdbtest"
 
 // DeleteBridge implements ovsdb.Datapath.
 func (d *Datapath) DeleteBridge(_ context.Context, b ovsdb.Bridge) error {
