@@ -192,6 +192,7 @@ func (c *Client) connect(ctx context.Context) (client.Client, error) {
 		vswitch.BridgeTable:      &vswitch.Bridge{},
 		vswitch.PortTable:        &vswitch.Port{},
 		vswitch.InterfaceTable:   &vswitch.Interface{},
+		vswitch.ControllerTable:  &vswitch.Controller{},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ovsdb model: %w", err)
@@ -240,12 +241,14 @@ func (c *Client) monitor(ctx context.Context) error {
 		b vswitch.Bridge
 		p vswitch.Port
 		i vswitch.Interface
+		k vswitch.Controller
 	)
 	m := c.db.NewMonitor(
 		client.WithTable(&r, &r.NextCfg, &r.CurCfg, &r.Bridges, &r.DatapathTypes, &r.IfaceTypes,
 			&r.DbVersion, &r.OtherConfig),
 		client.WithTable(&b, &b.Name, &b.DatapathType, &b.Ports, &b.FailMode, &b.Protocols,
-			&b.OtherConfig, &b.ExternalIDs, &b.DatapathID, &b.DatapathVersion),
+			&b.OtherConfig, &b.ExternalIDs, &b.DatapathID, &b.DatapathVersion, &b.Controller),
+		client.WithTable(&k, &k.Target),
 		client.WithTable(&p, &p.Name, &p.Interfaces),
 		client.WithTable(&i, &i.Name, &i.Type, &i.Options, &i.OtherConfig, &i.ExternalIDs,
 			&i.OfportRequest, &i.MTURequest, &i.Ofport, &i.Error, &i.AdminState, &i.LinkState,
@@ -273,6 +276,7 @@ func (c *Client) takeSnapshot() snapshot {
 		bridges: map[string]*vswitch.Bridge{},
 		ports:   map[string]*vswitch.Port{},
 		ifaces:  map[string]*vswitch.Interface{},
+		ctrls:   map[string]*vswitch.Controller{},
 	}
 	tc := c.db.Cache()
 	if t := tc.Table(vswitch.OpenvSwitchTable); t != nil {
@@ -285,6 +289,7 @@ func (c *Client) takeSnapshot() snapshot {
 	collect(tc, vswitch.BridgeTable, s.bridges)
 	collect(tc, vswitch.PortTable, s.ports)
 	collect(tc, vswitch.InterfaceTable, s.ifaces)
+	collect(tc, vswitch.ControllerTable, s.ctrls)
 	return s
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ovn-org/libovsdb/model"
 	"github.com/ovn-org/libovsdb/ovsdb"
 
 	sovsdb "github.com/sluicenet/sluice/datapath/ovsdb"
@@ -231,6 +232,17 @@ func TestClient(t *testing.T) {
 		}
 		if _, ok := e.dp.Ports()["br0"]; !ok {
 			t.Fatalf("a bridge update must not detach its ports: %v", e.dp.Ports())
+		}
+	})
+
+	t.Run("set-controller reaches the datapath", func(t *testing.T) {
+		e := setup(t)
+		ctrl := &vswitch.Controller{UUID: "ctrl", Target: "tcp:192.0.2.9:6653"}
+		b := e.vs.bridge("br0")
+		e.vs.do(e.vs.must(e.vs.c.Create(ctrl)), e.vs.must(e.vs.c.Where(&b).Mutate(&b, model.Mutation{
+			Field: &b.Controller, Mutator: ovsdb.MutateOperationInsert, Value: []string{ctrl.UUID}})))
+		if got := e.dp.Bridges()["br0"].Controllers; !slices.Equal(got, []string{"tcp:192.0.2.9:6653"}) {
+			t.Fatalf("datapath bridge controllers %v, want [tcp:192.0.2.9:6653]", got)
 		}
 	})
 

@@ -18,6 +18,7 @@ type snapshot struct {
 	bridges map[string]*vswitch.Bridge
 	ports   map[string]*vswitch.Port
 	ifaces  map[string]*vswitch.Interface
+	ctrls   map[string]*vswitch.Controller
 }
 
 // desired is the state a snapshot asks for: Sluice's bridges by name.
@@ -65,6 +66,15 @@ func buildDesired(s snapshot, dpType string) desired {
 			OtherConfig: maps.Clone(br.OtherConfig),
 			ExternalIDs: maps.Clone(br.ExternalIDs),
 		}}
+		for _, cu := range br.Controller {
+			ctrl := s.ctrls[cu]
+			if ctrl == nil {
+				d.complete = false
+				continue
+			}
+			db.Controllers = append(db.Controllers, ctrl.Target)
+		}
+		slices.Sort(db.Controllers)
 		for _, pu := range br.Ports {
 			p := s.ports[pu]
 			if p == nil {

@@ -4,18 +4,18 @@
 //
 // # What it reads
 //
-// A Client monitors four tables of the Open_vSwitch database in a real ovsdb-server (RFC 7047,
+// A Client monitors the tables of the Open_vSwitch database in a real ovsdb-server (RFC 7047,
 // through libovsdb v0.7.0 and the model in package vswitch): Open_vSwitch (the root row),
-// Bridge, Port and Interface. A bridge belongs to Sluice when its datapath_type is
-// DatapathType ("sluice"); every other bridge is left alone, so ovs-vswitchd may manage the
-// "system" and "netdev" bridges of the same database. For each Sluice bridge the Client derives
+// Bridge, Port and Interface, and the targets of Controller rows. A bridge belongs to Sluice
+// when its datapath_type is DatapathType ("sluice"); every other bridge is left alone, so
+// ovs-vswitchd may manage the "system" and "netdev" bridges of the same database. For each Sluice bridge the Client derives
 // the desired state: the Bridge and, for every Interface of every Port, an Interface value with
 // its Kind (from the type column), options, external_ids and an OpenFlow port number.
 //
 // # How it reconciles
 //
 // Monitor updates land in libovsdb's cache; each cache event only pokes one goroutine, which
-// takes a snapshot of the four tables and reconciles it into a Datapath, the interface the
+// takes a snapshot of the tables and reconciles it into a Datapath, the interface the
 // forwarding plane implements (so this package does not depend on AF_XDP):
 //
 //	ovsdb-server ──update2──> libovsdb cache ──event──> poke ──> reconcile goroutine

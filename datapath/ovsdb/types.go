@@ -82,6 +82,10 @@ type Bridge struct {
 	// Protocols lists the OpenFlow versions the bridge accepts ("OpenFlow15", …); empty means
 	// the switch's default.
 	Protocols []string
+	// Controllers lists the targets of the bridge's Controller rows ("tcp:192.0.2.1:6653",
+	// "punix:/path"; `ovs-vsctl set-controller`), sorted. The bridge's management socket is
+	// not among them.
+	Controllers []string
 	// OtherConfig and ExternalIDs are the row's maps (other_config:datapath-id, hwaddr, …).
 	OtherConfig map[string]string
 	ExternalIDs map[string]string
@@ -90,7 +94,7 @@ type Bridge struct {
 // equal reports whether b and o describe the same bridge configuration.
 func (b Bridge) equal(o Bridge) bool {
 	return b.UUID == o.UUID && b.Name == o.Name && b.FailMode == o.FailMode &&
-		slices.Equal(b.Protocols, o.Protocols) && maps.Equal(b.OtherConfig, o.OtherConfig) &&
+		slices.Equal(b.Protocols, o.Protocols) && slices.Equal(b.Controllers, o.Controllers) && maps.Equal(b.OtherConfig, o.OtherConfig) &&
 		maps.Equal(b.ExternalIDs, o.ExternalIDs)
 }
 
