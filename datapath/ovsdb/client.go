@@ -86,9 +86,10 @@ type Client struct {
 
 type bridgeState struct {
 	Bridge
-	added  bool
-	err    error        // AddBridge's error when !added
-	status BridgeStatus // what AddBridge returned
+	added  bool         // the datapath has the bridge (possibly with an older configuration)
+	synced bool         // the last AddBridge, with this configuration, succeeded
+	err    error        // the last AddBridge's error
+	status BridgeStatus // what AddBridge returned last
 }
 
 type port struct {
@@ -382,6 +383,9 @@ func (c *Client) apply(ctx context.Context, d desired, retry bool) {
 		case di == nil || gone[p.iface.Bridge]:
 			c.detach(ctx, p)
 			delete(c.ports, name)
+			if di == nil {
+				delete(c.remembered, name) // the row is gone; pod churn must not grow the map
+			}
 		case p.attached && (di.err != nil || !p.iface.sameAttachment(di.Interface)):
 			c.detach(ctx, p)
 		case p.attached:
@@ -402,7 +406,7 @@ func (c *Client) apply(ctx context.Context, d desired, retry bool) {
 	for _, name := range slices.Sorted(maps.Keys(d.bridges)) {
 		nb := d.bridges[name]
 		bs := c.bridges[name]
-		if bs != nil && bs.Bridge.equal(nb.Bridge) && (bs.added || !retry) {
+		if bs != nil && bs.Bridge.equal(nb.Bridge) && (bs.synced || !retry) {
 			continue
 		}
 		if bs == nil {
@@ -412,14 +416,16 @@ func (c *Client) apply(ctx context.Context, d desired, retry bool) {
 		bs.Bridge = nb.Bridge
 		st, err := c.dp.AddBridge(ctx, nb.Bridge)
 		if err != nil {
-			bs.added, bs.err = false, fmt.Errorf("add bridge %s: %w", name, err)
+			// A failed update leaves the bridge as it was (still added); retried on the next
+			// tick or Resync.
+			bs.synced, bs.err = false, fmt.Errorf("add bridge %s: %w", name, err)
 			c.log.Warn("add bridge", "bridge", name, "error", err)
 			continue
 		}
 		if !bs.added {
 			c.log.Info("bridge added", "bridge", name)
 		}
-		bs.added, bs.err, bs.status = true, nil, st
+		bs.added, bs.synced, bs.err, bs.status = true, true, nil, st
 	}
 	for _, b := range d.bridges {
 		bs := c.bridges[b.Name]

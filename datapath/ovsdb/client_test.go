@@ -235,6 +235,27 @@ func TestClient(t *testing.T) {
 		}
 	})
 
+	t.Run("a bridge the datapath refuses fails its ports until it is retried", func(t *testing.T) {
+		ep := ovsdbtest.NewServer(t)
+		vs := newVSCtl(t, ep)
+		dp := ovsdbtest.NewDatapath()
+		t.Cleanup(func() { noViolations(t, dp) })
+		dp.SetBridgeError("br1", errors.New("out of umem"))
+		startClient(t, ep, dp)
+		vs.do(vs.addBridge("br1", sovsdb.DatapathType))
+		i := vs.iface("br1")
+		if deref(i.Ofport) != -1 || !strings.Contains(deref(i.Error), "add bridge br1: out of umem") {
+			t.Fatalf("br1 local port: ofport %d error %q, want -1 and the bridge's error", deref(i.Ofport), deref(i.Error))
+		}
+		dp.SetBridgeError("br1", nil)
+		vs.eventually("br1 added on a retry", func() error {
+			if got := vs.ofport("br1"); got != sovsdb.OFPortLocal {
+				return fmt.Errorf("ofport %d", got)
+			}
+			return nil
+		})
+	})
+
 	t.Run("set-controller reaches the datapath", func(t *testing.T) {
 		e := setup(t)
 		ctrl := &vswitch.Controller{UUID: "ctrl", Target: "tcp:192.0.2.9:6653"}

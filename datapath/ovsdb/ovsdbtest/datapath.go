@@ -24,6 +24,7 @@ type Datapath struct {
 	ports      map[string]ovsdb.Interface
 	missing    map[string]bool
 	broken     map[string]error
+	bridgeErr  map[string]error
 	counters   map[string]ovsdb.Counters
 	calls      []string
 	violations []string
@@ -34,11 +35,12 @@ var _ ovsdb.Datapath = (*Datapath)(nil)
 // NewDatapath returns an empty Datapath.
 func NewDatapath() *Datapath {
 	return &Datapath{
-		bridges:  map[string]ovsdb.Bridge{},
-		ports:    map[string]ovsdb.Interface{},
-		missing:  map[string]bool{},
-		broken:   map[string]error{},
-		counters: map[string]ovsdb.Counters{},
+		bridges:   map[string]ovsdb.Bridge{},
+		ports:     map[string]ovsdb.Interface{},
+		missing:   map[string]bool{},
+		broken:    map[string]error{},
+		bridgeErr: map[string]error{},
+		counters:  map[string]ovsdb.Counters{},
 	}
 }
 
@@ -54,6 +56,13 @@ func (d *Datapath) SetBroken(name string, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.broken[name] = err
+}
+
+// SetBridgeError makes AddBridge of the bridge name fail with err (nil: succeed again).
+func (d *Datapath) SetBridgeError(name string, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.bridgeErr[name] = err
 }
 
 // SetCounters sets the counters Status reports for name.
@@ -101,6 +110,9 @@ func (d *Datapath) AddBridge(_ context.Context, b ovsdb.Bridge) (ovsdb.BridgeSta
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.calls = append(d.calls, "add-bridge "+b.Name)
+	if err := d.bridgeErr[b.Name]; err != nil {
+		return ovsdb.BridgeStatus{}, err
+	}
 	d.bridges[b.Name] = b
 	return ovsdb.BridgeStatus{DatapathID: b.DatapathID(MAC(b.Name)), DatapathVersion: DatapathVersion}, nil
 }
