@@ -342,7 +342,7 @@ func (c *Client) reconcile(ctx context.Context, retry, tick bool) time.Duration 
 	}
 	c.publish(d)
 	c.writeStatus(ctx, s, d)
-	c.acknowledge(ctx, s, d)
+	c.acknowledge(ctx, s)
 	return c.statusInterval(s.root)
 }
 
@@ -571,7 +571,7 @@ func (c *Client) writeStatus(ctx context.Context, s snapshot, d desired) {
 // ovs-vsctl takes cur_cfg catching up as the sign that its change is in effect, and then
 // checks that each interface it added has an ofport. It runs after writeStatus, so the ofport
 // is in the database before cur_cfg says so.
-func (c *Client) acknowledge(ctx context.Context, s snapshot, d desired) {
+func (c *Client) acknowledge(ctx context.Context, s snapshot) {
 	if s.root.CurCfg >= s.root.NextCfg {
 		return
 	}
@@ -608,14 +608,17 @@ func (c *Client) transact(ctx context.Context, ops []ovsdb.Operation) error {
 // operation of every transaction.
 type quietHandler struct{ slog.Handler }
 
+// Enabled drops libovsdb's records below Info.
 func (h quietHandler) Enabled(ctx context.Context, l slog.Level) bool {
 	return l >= slog.LevelInfo && h.Handler.Enabled(ctx, l)
 }
 
+// WithAttrs keeps the filter on derived handlers.
 func (h quietHandler) WithAttrs(as []slog.Attr) slog.Handler {
 	return quietHandler{h.Handler.WithAttrs(as)}
 }
 
+// WithGroup keeps the filter on derived handlers.
 func (h quietHandler) WithGroup(name string) slog.Handler {
 	return quietHandler{h.Handler.WithGroup(name)}
 }
