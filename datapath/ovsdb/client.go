@@ -82,6 +82,8 @@ type Client struct {
 	bridges    map[string]*bridgeState
 	ports      map[string]*port // by interface name
 	remembered map[string]int   // interface name → last OpenFlow port number, per process
+	// incompleteSince is when snapshots started referencing missing rows (zero: they do not).
+	incompleteSince time.Time
 }
 
 type bridgeState struct {
@@ -333,8 +335,12 @@ func (c *Client) reconcile(ctx context.Context, retry, tick bool) time.Duration 
 		// while libovsdb refills its cache after a reconnect): acting on it could detach
 		// healthy ports. The rest of the update pokes another reconcile.
 		c.log.Debug("skipping reconcile of an incomplete snapshot", "root", s.root != nil)
+		if s.root != nil {
+			c.healCache()
+		}
 		return c.statusInterval(s.root)
 	}
+	c.incompleteSince = time.Time{}
 	c.assign(d)
 	c.apply(ctx, d, retry)
 	if tick {
@@ -344,6 +350,20 @@ func (c *Client) reconcile(ctx context.Context, retry, tick bool) time.Duration 
 	c.writeStatus(ctx, s, d)
 	c.acknowledge(ctx, s)
 	return c.statusInterval(s.root)
+}
+
+// healCache reconnects when the cache has referenced missing rows for longer than a
+// timeout: a real ovsdb-server never leaves it so, but a server that sent a torn monitor
+// reply would otherwise stall reconciliation for good. The reconnect refills the cache.
+func (c *Client) healCache() {
+	switch {
+	case c.incompleteSince.IsZero():
+		c.incompleteSince = time.Now()
+	case time.Since(c.incompleteSince) > c.opts.Timeout:
+		c.log.Warn("ovsdb cache references missing rows, reconnecting to refill it")
+		c.incompleteSince = time.Time{}
+		c.db.Disconnect()
+	}
 }
 
 // assign gives every interface of d its OpenFlow port number.

@@ -31,6 +31,7 @@ func setup(t *testing.T) env {
 	dp := ovsdbtest.NewDatapath()
 	c, _ := startClient(t, ep, dp)
 	t.Cleanup(func() { noViolations(t, dp) })
+	vs.waitMonitoring()
 	vs.do(vs.addBridge("br0", sovsdb.DatapathType))
 	return env{vs: vs, dp: dp, c: c}
 }
@@ -242,6 +243,7 @@ func TestClient(t *testing.T) {
 		t.Cleanup(func() { noViolations(t, dp) })
 		dp.SetBridgeError("br1", errors.New("out of umem"))
 		startClient(t, ep, dp)
+		vs.waitMonitoring()
 		vs.do(vs.addBridge("br1", sovsdb.DatapathType))
 		i := vs.iface("br1")
 		if deref(i.Ofport) != -1 || !strings.Contains(deref(i.Error), "add bridge br1: out of umem") {
@@ -344,6 +346,7 @@ func TestClientRestartKeepsOFPorts(t *testing.T) {
 	vs := newVSCtl(t, ep)
 	dp1 := ovsdbtest.NewDatapath()
 	_, stop1 := startClient(t, ep, dp1)
+	vs.waitMonitoring()
 	vs.do(vs.addBridge("br0", sovsdb.DatapathType))
 	vs.do(vs.addPort("br0", "a", "", nil, 0), vs.addPort("br0", "b", "", nil, 0), vs.addPort("br0", "c", "", nil, 0))
 	vs.do(vs.delPort("br0", "a")) // b=2, c=3 remain; 1 is free
@@ -356,14 +359,16 @@ func TestClientRestartKeepsOFPorts(t *testing.T) {
 		stop1()
 		dp2 := ovsdbtest.NewDatapath()
 		startClient(t, ep, dp2)
-		vs.do(vs.addPort("br0", "d", "", nil, 0))
-		vs.eventually("second datapath has the ports", func() error {
-			p := dp2.Ports()
-			if p["b"].OFPort != 2 || p["c"].OFPort != 3 || p["d"].OFPort != 1 {
-				return fmt.Errorf("ports %v: want b=2 c=3 d=1", p)
+		vs.eventually("second datapath took over the ports", func() error {
+			if p := dp2.Ports(); p["b"].OFPort != 2 || p["c"].OFPort != 3 {
+				return fmt.Errorf("ports %v: want b=2 c=3", p)
 			}
 			return nil
 		})
+		vs.do(vs.addPort("br0", "d", "", nil, 0))
+		if got := dp2.Ports()["d"].OFPort; got != 1 {
+			t.Fatalf("new port d: ofport %d, want the free number 1", got)
+		}
 		noViolations(t, dp2)
 	})
 }
@@ -377,6 +382,7 @@ func BenchmarkAddPortWith1000Ports(b *testing.B) {
 	dp := ovsdbtest.NewDatapath()
 	// The default status interval: statistics of 1000 ports every 100 ms would dominate.
 	startClient(b, ep, dp, func(o *sovsdb.Options) { o.StatusInterval = sovsdb.DefaultOptions().StatusInterval })
+	vs.waitMonitoring()
 	vs.do(vs.addBridge("br0", sovsdb.DatapathType))
 	for i := range 10 {
 		var ops [][]ovsdb.Operation

@@ -3,8 +3,10 @@ package ovsdb_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -113,6 +115,20 @@ func (v *vsctl) wait() {
 		r := v.rootRow()
 		if r.CurCfg < v.next {
 			return fmt.Errorf("cur_cfg %d, next_cfg %d", r.CurCfg, v.next)
+		}
+		return nil
+	})
+}
+
+// waitMonitoring waits until a Client has written "sluice" into datapath_types, which it does
+// in its first reconcile, after its monitor is in place. libovsdb's in-memory server builds a
+// monitor's initial reply table by table, so a transaction that commits meanwhile can reach
+// the client half; real ovsdb-server does not have this problem.
+func (v *vsctl) waitMonitoring() {
+	v.t.Helper()
+	v.eventually("client monitoring", func() error {
+		if !slices.Contains(v.rootRow().DatapathTypes, sovsdb.DatapathType) {
+			return errors.New("datapath_types lacks sluice")
 		}
 		return nil
 	})
