@@ -282,6 +282,9 @@ func (c *Client) takeSnapshot() snapshot {
 		ctrls:   map[string]*vswitch.Controller{},
 	}
 	tc := c.db.Cache()
+	if tc == nil {
+		return s // no root row: nothing is done
+	}
 	if t := tc.Table(vswitch.OpenvSwitchTable); t != nil {
 		for _, m := range t.RowsShallow() {
 			if r, ok := m.(*vswitch.OpenvSwitch); ok && (s.root == nil || r.UUID < s.root.UUID) {
