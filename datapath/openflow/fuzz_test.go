@@ -136,3 +136,38 @@ func TestHostileLengths(t *testing.T) {
 		})
 	}
 }
+
+// FuzzFlowModel decodes flow mods and converts them to the flow model and back: whatever
+// converts must come back to an equal flow (the conversion is a fixed point after one step).
+func FuzzFlowModel(f *testing.F) {
+	for _, g := range readGolden(f) {
+		if len(g.raw) > 1 && g.raw[1] == byte(TypeFlowMod) {
+			f.Add(g.raw)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, m, err := Unmarshal(data)
+		if err != nil {
+			return
+		}
+		fm, ok := m.(*FlowMod)
+		if !ok {
+			return
+		}
+		f1, err := fm.Flow()
+		if err != nil {
+			return
+		}
+		fm2, err := FlowModFor(f1, fm.Command)
+		if err != nil {
+			t.Fatalf("flow %s from a decoded flow mod does not convert back: %v", f1, err)
+		}
+		f2, err := fm2.Flow()
+		if err != nil {
+			t.Fatalf("second conversion: %v", err)
+		}
+		if !reflect.DeepEqual(f1, f2) {
+			t.Fatalf("flow model round trip differs\n got %s\nwant %s", f2, f1)
+		}
+	})
+}
