@@ -89,6 +89,9 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	for i, g := range readGolden(t) {
 		name := fmt.Sprintf("golden-%s-%d", strings.NewReplacer("/", "-", ".txt", "").Replace(g.file), i)
 		write("FuzzDecodeMessage", name, g.raw)
+		if g.raw[1] == byte(TypeFlowMod) {
+			write("FuzzFlowModel", name, g.raw)
+		}
 		if len(stream) < 4096 {
 			stream = append(stream, g.raw...)
 		}
