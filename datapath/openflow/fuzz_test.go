@@ -103,13 +103,7 @@ func TestWriteFuzzSeeds(t *testing.T) {
 // read past the message or allocate for data that is not there.
 func TestHostileLengths(t *testing.T) {
 	fm := mustMarshal(t, 1, NewFlowMod(FlowAdd))
-	withActions := func(acts ...byte) []byte {
-		b := append([]byte(nil), fm...)
-		b = append(b, 0, 4, 0, byte(8+len(acts)), 0, 0, 0, 0)
-		b = append(b, acts...)
-		be.PutUint16(b[2:], uint16(len(b)))
-		return b
-	}
+	withActions := func(acts ...byte) []byte { return flowModWithActions(t, acts...) }
 	for _, tc := range []struct {
 		name string
 		raw  []byte
