@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sluicenet/sluice/datapath/flow/flowtest"
+	"github.com/sluicenet/sluice/datapath/packet"
 	"github.com/sluicenet/sluice/internal/testutil"
 )
 
@@ -298,18 +299,8 @@ func describe(p *Packet) string {
 	return fmt.Sprintf("proto %d %v:%d>%v:%d", p.Proto, p.Src, p.SrcPort, p.Dst, p.DstPort)
 }
 
-func csum16(b []byte, sum uint32) uint16 {
-	for i := 0; i+1 < len(b); i += 2 {
-		sum += uint32(binary.BigEndian.Uint16(b[i:]))
-	}
-	if len(b)%2 == 1 {
-		sum += uint32(b[len(b)-1]) << 8
-	}
-	for sum > 0xffff {
-		sum = sum&0xffff + sum>>16
-	}
-	return ^uint16(sum)
-}
+// csum16 returns the Internet checksum of b added to the partial sum (e.g. a pseudo-header's).
+func csum16(b []byte, sum uint32) uint16 { return ^packet.Fold(packet.Sum(b, uint64(sum))) }
 
 // ipPacket returns an IPv4 header (checksummed) or IPv6 header followed by l4.
 func ipPacket(src, dst netip.Addr, proto uint8, l4 []byte) []byte {
