@@ -63,13 +63,7 @@ type ctOVS struct {
 
 func startCtOVS(t *testing.T) *ctOVS {
 	t.Helper()
-	o := flowtest.StartOVS(t, flowtest.DefaultOVSOptions())
-	t.Cleanup(func() {
-		if t.Failed() {
-			log, _ := os.ReadFile(filepath.Join(o.Dir, "ovs-vswitchd.log"))
-			t.Logf("ovs-vswitchd.log (tail):\n%s", log[max(0, len(log)-3000):])
-		}
-	})
+	o := flowtest.StartOVS(t, flowtest.DefaultOVSOptions()) // logs its vswitchd log on failure
 	var flows strings.Builder
 	for port, act := range ovsPortFlows {
 		fmt.Fprintf(&flows, "table=0,priority=10,ip,in_port=%d,actions=%s\n", port, act)
@@ -98,7 +92,7 @@ func startCtOVS(t *testing.T) *ctOVS {
 
 // reset flushes OVS's connections and notes the counters.
 func (c *ctOVS) reset(t *testing.T) {
-	c.o.Appctl("dpctl/flush-conntrack")
+	c.o.For(t).Appctl("dpctl/flush-conntrack")
 	c.counts = ovsStateCounts(t, c.o)
 	c.sent = len(readPcap(t, c.pcap))
 }
@@ -107,8 +101,9 @@ func (c *ctOVS) reset(t *testing.T) {
 // and the packets OVS sent out.
 func (c *ctOVS) send(t *testing.T, port int, frame []byte, wantOut int) (map[State]uint64, [][]byte) {
 	t.Helper()
-	c.o.Appctl("netdev-dummy/receive", fmt.Sprintf("p%d", port), hex.EncodeToString(frame))
-	c.o.Appctl("revalidator/purge")
+	o := c.o.For(t)
+	o.Appctl("netdev-dummy/receive", fmt.Sprintf("p%d", port), hex.EncodeToString(frame))
+	o.Appctl("revalidator/purge")
 	now := ovsStateCounts(t, c.o)
 	delta := map[State]uint64{}
 	for s, n := range now {
@@ -138,7 +133,7 @@ func TestPrivilegedOVSDifferential(t *testing.T) {
 			tbl, clk := newTestTable(t, nil)
 			for i, st := range sc.steps {
 				if st.warp != 0 {
-					c.o.Appctl("time/warp", strconv.FormatInt(st.warp.Milliseconds(), 10))
+					c.o.For(t).Appctl("time/warp", strconv.FormatInt(st.warp.Milliseconds(), 10))
 					clk.advance(st.warp)
 					continue
 				}
@@ -255,7 +250,7 @@ var nPacketsRE = regexp.MustCompile(`n_packets=(\d+).*ct_state=([^ ,]+)`)
 // ovsStateCounts returns table 1's packet counter per ct_state value.
 func ovsStateCounts(t *testing.T, o *flowtest.OVS) map[int]uint64 {
 	t.Helper()
-	out := o.Ofctl("dump-flows", "--names", "table=1")
+	out := o.For(t).Ofctl("dump-flows", "--names", "table=1")
 	counts := map[int]uint64{}
 	for _, l := range strings.Split(out, "\n") {
 		m := nPacketsRE.FindStringSubmatch(l)
