@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicenet/sluice/internal/testutil"
 )
 
 // OVS is an ovsdb-server and ovs-vswitchd of one test, in a temporary directory, with bridge
@@ -29,6 +31,13 @@ type OVS struct {
 // OVSOptions configures StartOVS.
 type OVSOptions struct {
 	Ports int // dummy ports to add as OpenFlow ports 1..Ports
+
+	// NetNS, when set, runs both daemons inside that namespace, so ovs-vswitchd opens its
+	// netdevs; the tools still reach the daemons through their unix sockets.
+	NetNS *testutil.NetNS
+	// RealNetdevs keeps OVS's own netdev types (afxdp, system, tap) beside dummy instead of
+	// replacing them all with dummy, for ports on real devices such as veths.
+	RealNetdevs bool
 }
 
 // DefaultOVSOptions returns six ports: enough for every fixture set (tunnel, gateway, four pods).
@@ -54,11 +63,15 @@ func StartOVS(t testing.TB, opts OVSOptions) *OVS {
 		"OVS_RUNDIR="+dir, "OVS_DBDIR="+dir, "OVS_LOGDIR="+dir, "OVS_SYSCONFDIR="+dir)}
 	db := filepath.Join(dir, "conf.db")
 	o.run("ovsdb-tool", "create", db, "/usr/share/openvswitch/vswitch.ovsschema")
-	o.daemon("ovsdb-server", db, "--remote=punix:"+o.path("db.sock"),
+	o.daemon(opts.NetNS, "ovsdb-server", db, "--remote=punix:"+o.path("db.sock"),
 		"--unixctl="+o.path("ovsdb-server.ctl"), "--log-file="+o.path("ovsdb-server.log"))
 	o.waitFor(o.path("db.sock"))
 	o.Vsctl("--no-wait", "init")
-	o.daemon("ovs-vswitchd", "unix:"+o.path("db.sock"), "--enable-dummy=override",
+	dummy := "--enable-dummy=override"
+	if opts.RealNetdevs {
+		dummy = "--enable-dummy"
+	}
+	o.daemon(opts.NetNS, "ovs-vswitchd", "unix:"+o.path("db.sock"), dummy,
 		"--unixctl="+o.path("ovs-vswitchd.ctl"), "--log-file="+o.path("ovs-vswitchd.log"),
 		"--pidfile="+o.path("ovs-vswitchd.pid"))
 	t.Cleanup(func() { // runs before the daemons are killed
@@ -114,9 +127,14 @@ func (o *OVS) VswitchdPID() int {
 	return pid
 }
 
-func (o *OVS) daemon(name string, args ...string) {
+// daemon starts a daemon in the foreground, inside ns when it is not nil (`ip netns exec`
+// execs, so the PID is the daemon's own), and kills it by PID and waits at cleanup.
+func (o *OVS) daemon(ns *testutil.NetNS, name string, args ...string) {
 	o.t.Helper()
 	cmd := exec.Command(name, args...)
+	if ns != nil {
+		cmd = ns.Command(name, args...)
+	}
 	cmd.Env = o.env
 	if err := cmd.Start(); err != nil {
 		o.t.Fatalf("start %s: %v", name, err)
