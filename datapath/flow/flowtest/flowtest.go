@@ -1,7 +1,10 @@
 // Package flowtest loads the flow fixture sets in testdata/flows and, on Linux, runs a real
 // Open vSwitch to compare against: an ovsdb-server and ovs-vswitchd of the test's own, in a
 // temporary directory, with one netdev bridge on dummy ports (no kernel devices, no kernel
-// module). The differential tests of the classifier and the executor use both.
+// module), or, with OVSOptions.NetNS and RealNetdevs, inside a test namespace on its veths.
+// The differential tests of the classifier and the executor use both; the conntrack,
+// openflow and forward tests use the switch. Every package that needs a real Open vSwitch
+// starts it here, so there is one place that knows how to run and clean up the daemons.
 package flowtest
 
 import (
