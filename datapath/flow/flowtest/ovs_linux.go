@@ -108,7 +108,9 @@ func (o *OVS) MgmtPath(bridge string) string { return o.path(bridge + ".mgmt") }
 func (o *OVS) AddBridge(name string) string {
 	o.t.Helper()
 	o.Vsctl("add-br", name, "--", "set", "bridge", name, "datapath_type=netdev", "--", "set-fail-mode", name, "secure")
-	o.t.Cleanup(func() { o.Try("ovs-vsctl", "--db=unix:"+o.path("db.sock"), "--timeout=10", "--if-exists", "del-br", name) })
+	o.t.Cleanup(func() {
+		o.Try("ovs-vsctl", "--db=unix:"+o.path("db.sock"), "--timeout=10", "--if-exists", "del-br", name)
+	})
 	o.waitFor(o.MgmtPath(name))
 	return "unix:" + o.MgmtPath(name)
 }
