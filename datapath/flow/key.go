@@ -99,6 +99,16 @@ const (
 	FieldNdTarget
 	FieldNdSll
 	FieldNdTll
+	// Protocol-specific views of tp_src/tp_dst and icmp_type/icmp_code: same bits, but OVS
+	// names (and prerequisites) differ, and set_field/move print the specific name.
+	FieldTCPSrc
+	FieldTCPDst
+	FieldUDPSrc
+	FieldUDPDst
+	FieldSCTPSrc
+	FieldSCTPDst
+	FieldIcmpv6Type
+	FieldIcmpv6Code
 
 	NumFields
 )
@@ -194,6 +204,15 @@ var fields = [NumFields]FieldInfo{
 	FieldNdTarget:  {"nd_target", 28, 0, 128},
 	FieldNdSll:     {"nd_sll", 27, 0, 48},
 	FieldNdTll:     {"nd_tll", 30, 0, 48},
+
+	FieldTCPSrc:     {"tcp_src", 21, 48, 16},
+	FieldTCPDst:     {"tcp_dst", 21, 32, 16},
+	FieldUDPSrc:     {"udp_src", 21, 48, 16},
+	FieldUDPDst:     {"udp_dst", 21, 32, 16},
+	FieldSCTPSrc:    {"sctp_src", 21, 48, 16},
+	FieldSCTPDst:    {"sctp_dst", 21, 32, 16},
+	FieldIcmpv6Type: {"icmpv6_type", 21, 48, 16},
+	FieldIcmpv6Code: {"icmpv6_code", 21, 32, 16},
 }
 
 // Info returns the field's layout and name.
@@ -221,14 +240,6 @@ var fieldByName = func() map[string]Field {
 	m["ip_dst"] = FieldNwDst
 	m["tun_ipv4_src"] = FieldTunSrc
 	m["tun_ipv4_dst"] = FieldTunDst
-	m["icmpv6_type"] = FieldIcmpType
-	m["icmpv6_code"] = FieldIcmpCode
-	m["tcp_src"] = FieldTpSrc
-	m["tcp_dst"] = FieldTpDst
-	m["udp_src"] = FieldTpSrc
-	m["udp_dst"] = FieldTpDst
-	m["sctp_src"] = FieldTpSrc
-	m["sctp_dst"] = FieldTpDst
 	m["ipv6_src"] = FieldIPv6Src
 	m["ipv6_dst"] = FieldIPv6Dst
 	return m

@@ -11,6 +11,8 @@ func TestFieldLayoutNoOverlapWithinWord(t *testing.T) {
 		FieldVLANVID: true, FieldVLANPCP: true, FieldIPDSCP: true, FieldNwECN: true,
 		FieldArpOp: true, FieldArpSpa: true, FieldArpTpa: true, FieldIcmpType: true,
 		FieldIcmpCode: true, FieldNdSll: true, FieldNdTll: true,
+		FieldTCPSrc: true, FieldTCPDst: true, FieldUDPSrc: true, FieldUDPDst: true,
+		FieldSCTPSrc: true, FieldSCTPDst: true, FieldIcmpv6Type: true, FieldIcmpv6Code: true,
 	}
 	var used Key
 	for f := Field(0); f < NumFields; f++ {
