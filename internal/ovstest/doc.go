@@ -31,8 +31,9 @@
 // actions; packets sent to the controller; or drop.
 //
 // ofproto/trace does not run conntrack: a recirculated pass sees ct_state from --ct-next (trk,new
-// by default), ct_zone from the ct action, and every other ct_* field zero, and a nat() in ct
-// does not change the traced headers. It does not apply learn() unless a packet is supplied
+// by default), ct_zone from the ct action, and every other ct_* field zero; a ct(commit,nat(...))
+// with a range is simulated by giving the recirculated pass the range's first address and port
+// (a bare "nat" changes nothing). It does not apply learn() unless a packet is supplied
 // (TracePacket), and select groups with the default dp_hash method recirculate on a hash the
 // trace does not know ("no live bucket"): flow sets meant for tracing use
 // selection_method=hash, whose bucket choice the trace prints (Step.Bucket).

@@ -161,7 +161,11 @@ func (tr *Trace) evalActions(v *Verdict, acts []string, h *headers, budget *int)
 				v.Events = append(v.Events, Event{Kind: EventOther, Text: a + " (not traced)"})
 				continue
 			}
-			if err := tr.eval(v, p, h.clone(), budget); err != nil {
+			// The recirculated pass starts from the flow OVS printed for it, which includes
+			// the NAT ofproto/trace simulates (the range's first address and port).
+			rh := h.clone()
+			rh.resume(p.Flow)
+			if err := tr.eval(v, p, rh, budget); err != nil {
 				return err
 			}
 		case name == "clone":
@@ -247,6 +251,20 @@ func newHeaders(flowLine string) (*headers, error) {
 	}
 	h.vlan = slices.Clone(h.vlan0)
 	return h, nil
+}
+
+// resume takes the header values of a recirculated pass's "Flow:" line as current.
+func (h *headers) resume(flowLine string) {
+	r, err := newHeaders(flowLine)
+	if err != nil {
+		return
+	}
+	for k, v := range r.initial {
+		if _, ok := h.initial[k]; ok {
+			h.cur[k] = v
+		}
+	}
+	h.vlan = r.vlan0
 }
 
 func (h *headers) clone() *headers {
