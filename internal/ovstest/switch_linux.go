@@ -330,17 +330,33 @@ func (s *Switch) OFCtl(stdin, command string, args ...string) (string, error) {
 // allowed) as one OpenFlow 1.5 bundle, so either all are added or none.
 func (s *Switch) AddFlows(t testing.TB, flows string) {
 	t.Helper()
-	if _, err := s.run(flows, "ovs-ofctl", "-O", "OpenFlow15", "--bundle", "add-flows", s.mgmt, "-"); err != nil {
-		t.Fatalf("add flows: %v", err)
+	if err := s.LoadFlows(flows); err != nil {
+		t.Fatal(err)
 	}
+}
+
+// LoadFlows is AddFlows returning the error, for tests that expect OVS to refuse a flow set.
+func (s *Switch) LoadFlows(flows string) error {
+	if _, err := s.run(flows, "ovs-ofctl", "-O", "OpenFlow15", "--bundle", "add-flows", s.mgmt, "-"); err != nil {
+		return fmt.Errorf("add flows: %w", err)
+	}
+	return nil
 }
 
 // AddGroups adds groups written one per line in ovs-ofctl syntax.
 func (s *Switch) AddGroups(t testing.TB, groups string) {
 	t.Helper()
-	if _, err := s.OFCtl(groups, "add-groups", "-"); err != nil {
-		t.Fatalf("add groups: %v", err)
+	if err := s.LoadGroups(groups); err != nil {
+		t.Fatal(err)
 	}
+}
+
+// LoadGroups is AddGroups returning the error.
+func (s *Switch) LoadGroups(groups string) error {
+	if _, err := s.OFCtl(groups, "add-groups", "-"); err != nil {
+		return fmt.Errorf("add groups: %w", err)
+	}
+	return nil
 }
 
 // Reset removes every flow and group and flushes the datapath's connection tracker, so one

@@ -299,10 +299,16 @@ func (h *headers) apply(arg string) error {
 	for _, p := range parts {
 		a, val, ok := strings.Cut(p, "=")
 		if !ok {
+			if key == "tunnel" {
+				continue // flags(df|csum|key)
+			}
 			return fmt.Errorf("attribute %q without value", p)
 		}
 		field, ok := names[a]
 		if !ok {
+			if key == "tunnel" {
+				continue // ttl, tos, flags, tp_dst: how the tunnel port encapsulates
+			}
 			field = key + "." + a
 		}
 		if err := h.set(field, val); err != nil {
