@@ -53,6 +53,47 @@ var handPicked = map[string][]testPacket{
 		tcp4("invalid", 4, "10.10.0.4", "10.10.0.3", 40013, 80, 0x0a580a0a0004, trk|inv),
 		tcp4("related", 4, "10.10.0.4", "10.10.0.3", 40014, 80, 0x0a580a0a0004, trk|rel, trk|rel),
 	},
+	"diff-learn": {
+		withMACs(tcp4("learn-from-port-1", 1, "10.0.0.1", "10.0.0.2", 1000, 80, 0), 0x020000000011, 0x020000000022),
+		withMACs(tcp4("learned-to-port-1", 2, "10.0.0.2", "10.0.0.1", 80, 1000, 0), 0x020000000022, 0x020000000011),
+		withMACs(tcp4("learned-to-port-2", 1, "10.0.0.1", "10.0.0.2", 1000, 80, 0), 0x020000000011, 0x020000000022),
+		withMACs(tcp4("relearn-on-port-4", 4, "10.0.0.1", "10.0.0.2", 1000, 80, 0), 0x020000000099, 0x020000000011),
+		tcp4("affinity-learn", 3, "10.0.0.3", "10.96.0.1", 5555, 80, 0x020000000033),
+		tcp4("affinity-learned", 3, "10.0.0.3", "10.96.0.1", 5555, 80, 0x020000000033),
+		tcp4("affinity-other-client", 3, "10.0.0.4", "10.96.0.1", 5555, 80, 0x020000000044),
+	},
+	"diff-ct": {
+		tcp4("nat-new", 1, "10.0.0.5", "10.96.0.1", 1234, 80, 0x020000000001, trk|nw, trk|nw|conntrack.StateDNAT),
+		tcp4("nat-est", 1, "10.0.0.5", "10.96.0.1", 1234, 80, 0x020000000001, trk|est),
+		tcp4("nat-reply", 2, "10.0.0.5", "10.96.0.1", 1234, 80, 0x020000000001, trk|est|rpl),
+		tcp4("nat-inv", 2, "10.0.0.5", "10.96.0.1", 1234, 80, 0x020000000001, trk|inv),
+		udp4("zone-from-reg-new", 3, "10.2.0.1", "10.96.0.2", 999, 53, 0x020000000003, trk|nw),
+		udp4("zone-from-reg-est", 3, "10.2.0.1", "10.96.0.2", 999, 53, 0x020000000003, trk|est, trk|nw),
+		tcp4("snat-new", 4, "10.0.0.9", "198.51.100.1", 4000, 443, 0x020000000004, trk|nw, trk|nw|conntrack.StateSNAT),
+		tcp4("snat-est", 4, "10.0.0.9", "198.51.100.1", 4000, 443, 0x020000000004, trk|est, trk|est|conntrack.StateSNAT),
+		tcp4("related", 4, "10.0.0.9", "198.51.100.1", 4000, 443, 0x020000000004, trk|rel),
+		tcp4("untracked-continue", 5, "192.168.0.1", "198.51.100.1", 4000, 443, 0x020000000005),
+	},
+	"diff-conjunction": {
+		tcp4("conj1-both", 5, "10.0.0.2", "10.0.1.7", 1, 443, 0x020000000001),
+		tcp4("conj2-all-three", 3, "10.0.0.1", "10.0.9.9", 1, 22, 0x020000000001),
+		tcp4("conj1-and-2-overlap", 3, "10.0.0.1", "10.0.1.7", 1, 80, 0x020000000001),
+		tcp4("ordinary-wins", 3, "10.0.0.1", "10.0.1.99", 1, 80, 0x020000000001),
+		tcp4("conj2-two-of-three", 4, "10.0.0.1", "10.0.9.9", 1, 22, 0x020000000001),
+		udp4("conj3", 1, "10.0.0.77", "8.8.8.8", 1, 53, 0x020000000001),
+		tcp4("conj4-then-conj5", 1, "172.16.0.1", "10.0.2.2", 1, 9, 0x020000000001),
+		udp4("conj4-then-miss", 3, "172.16.0.1", "10.0.2.2", 1, 9, 0x020000000001),
+	},
+	"diff-resubmit": {
+		tcp4("chain-port-1", 1, "10.0.0.1", "10.0.0.2", 1, 2, 0x020000000001),
+		tcp4("loop", 2, "10.0.0.1", "10.0.0.2", 1, 2, 0x020000000001),
+		tcp4("reg-chain-to-in-port", 3, "10.0.0.1", "10.0.0.2", 1, 2, 0x020000000001),
+		tcp4("goto", 4, "10.0.0.1", "10.0.0.2", 1, 80, 0x020000000001),
+		tcp4("repeat-resubmit", 5, "10.0.0.1", "10.0.0.2", 1, 80, 0x020000000001),
+		tcp4("in-port-override", 6, "10.0.0.1", "10.0.0.2", 1, 80, 0x020000000001),
+		tcp4("fanout-32", 7, "10.0.0.1", "10.0.0.2", 1, 80, 0x020000000001),
+		tcp4("miss-then-output", 8, "10.0.0.1", "10.0.0.2", 1, 80, 0x020000000001),
+	},
 }
 
 // TestPrivilegedDifferential loads every flow set under testdata/flows into a real
@@ -157,6 +198,9 @@ func runFlowSet(t *testing.T, sw *ovstest.Switch, path, name string, ports []uin
 			}
 			str, res := p.Trace(tc.frame, tc.inPort, TraceOptions{CTNext: tc.ctNext})
 			sv := sluiceVerdict(tc.frame, tc.inPort, str, res)
+			if os.Getenv("SLUICE_DIFF_VERBOSE") != "" {
+				t.Logf("verdict: %s", canonical(ov))
+			}
 			if got, want := canonical(sv), canonical(ov); got != want {
 				t.Errorf("verdicts differ (ct-next %v)\n Sluice: %s\n    OVS: %s\n--- Sluice trace ---\n%s--- OVS trace ---\n%s",
 					ctNextArgs(tc.ctNext), got, want, str, otr.Raw)

@@ -165,3 +165,11 @@ func udp4(name string, inPort uint32, src, dst string, sport, dport uint16, mac 
 	p.frame = packet.Build(&p.key, nil)
 	return p
 }
+
+// withMACs sets a packet's Ethernet addresses and rebuilds its frame.
+func withMACs(p testPacket, src, dst uint64) testPacket {
+	p.key.Set(flow.FieldEthSrc, src)
+	p.key.Set(flow.FieldEthDst, dst)
+	p.frame = packet.Build(&p.key, nil)
+	return p
+}

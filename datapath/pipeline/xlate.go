@@ -90,18 +90,41 @@ func (x *xlate) resourceCheck() bool {
 	return true
 }
 
-// lookup looks the key up in table and runs the matched flow. nested is true for resubmit and
-// goto_table (which count against the depth limit), false for the first lookup of a pass.
+// lookup looks the key up in table and runs the matched flow. nested is true for goto_table
+// (which counts against the depth limit), false for the first lookup of a pass.
 func (x *xlate) lookup(table uint8, nested bool) {
 	if nested {
-		if !x.resourceCheck() {
-			return
-		}
-		x.depth++
-		x.resubmits++
-		defer func() { x.depth-- }()
+		x.lookupAs(table, flow.PortUnset)
+		return
 	}
-	r, conjID, viaConj := x.snap.Table(table).LookupConj(&x.key, nil)
+	x.lookupIn(table, flow.PortUnset)
+}
+
+// lookupAs is a nested lookup (resubmit, goto_table) with the depth and resubmit limits;
+// inPort, unless PortUnset, replaces in_port for the lookup.
+func (x *xlate) lookupAs(table uint8, inPort uint32) {
+	if !x.resourceCheck() {
+		return
+	}
+	x.depth++
+	x.resubmits++
+	x.lookupIn(table, inPort)
+	x.depth--
+}
+
+// lookupIn looks the key up in table and runs the matched flow.
+func (x *xlate) lookupIn(table uint8, inPort uint32) {
+	var r *classifier.Rule[*Entry]
+	var conjID uint32
+	var viaConj bool
+	if inPort != flow.PortUnset {
+		saved := x.key.Get(flow.FieldInPort)
+		x.key.Set(flow.FieldInPort, uint64(inPort))
+		r, conjID, viaConj = x.snap.Table(table).LookupConj(&x.key, nil)
+		x.key.Set(flow.FieldInPort, saved)
+	} else {
+		r, conjID, viaConj = x.snap.Table(table).LookupConj(&x.key, nil)
+	}
 	savedTable := x.table
 	x.table = table
 	defer func() { x.table = savedTable }()
@@ -337,14 +360,13 @@ func (x *xlate) resubmit(a *flow.Resubmit) {
 	if a.CT {
 		x.note(">> resubmit(,,ct) is not supported; resubmitting without it")
 	}
-	saved := x.key.Get(flow.FieldInPort)
+	// As OVS: the port replaces in_port for the lookup only; the matched flow's actions see
+	// the real one again (so IN_PORT and the input-port check behave as without it).
+	inPort := flow.PortUnset
 	if a.Port != flow.PortInPort && a.Port != flow.PortUnset {
-		x.key.Set(flow.FieldInPort, uint64(a.Port))
+		inPort = a.Port
 	}
-	x.lookup(table, true)
-	if a.Port != flow.PortInPort && a.Port != flow.PortUnset {
-		x.key.Set(flow.FieldInPort, saved)
-	}
+	x.lookupAs(table, inPort)
 }
 
 // ct translates a ct() action: commit pending changes, emit the ct op (and recirculation),
