@@ -2,17 +2,21 @@ package pipeline
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluicenet/sluice/datapath/conntrack"
 	"github.com/sluicenet/sluice/datapath/flow"
+	"github.com/sluicenet/sluice/datapath/packet"
 	"github.com/sluicenet/sluice/internal/ovstest"
 	"github.com/sluicenet/sluice/internal/testutil"
 )
@@ -109,12 +113,14 @@ func TestPrivilegedDifferential(t *testing.T) {
 	}
 	opts := ovstest.DefaultOptions()
 	opts.Ports = nil
+	opts.Capture = true
 	var ports []uint32
 	for i := 1; i <= diffPorts; i++ {
 		opts.Ports = append(opts.Ports, ovstest.Port{Name: fmt.Sprintf("p%d", i), OFPort: uint32(i)})
 		ports = append(ports, uint32(i))
 	}
 	sw := ovstest.Start(t, opts)
+	clear(captured)
 	total := 0
 	t.Run("Differential", func(t *testing.T) {
 		for _, path := range sets {
@@ -139,27 +145,13 @@ func runFlowSet(t *testing.T, sw *ovstest.Switch, path, name string, ports []uin
 	groupsText, _ := os.ReadFile(strings.TrimSuffix(path, ".txt") + ".groups")
 	groupsText = selectNoMethod.ReplaceAll(groupsText, []byte("type=select,selection_method=hash,fields(ip_src,ip_dst,tcp_src,tcp_dst,udp_src,udp_dst),$1"))
 
-	sw.Reset(t)
-	p := New(Options{Ports: ports})
-	var flows []*flow.Flow
+	var (
+		p     *Pipeline
+		flows []*flow.Flow
+	)
 	t.Run("load", func(t *testing.T) {
 		var ovsErr, ourErr error
-		if len(bytes.TrimSpace(groupsText)) > 0 {
-			if ovsErr = sw.LoadGroups(string(groupsText)); ovsErr == nil {
-				var gs []*flow.GroupEntry
-				if gs, ourErr = flow.ParseGroups(bytes.NewReader(groupsText)); ourErr == nil {
-					ourErr = p.AddGroups(gs)
-				}
-			}
-		}
-		if ovsErr == nil {
-			ovsErr = sw.LoadFlows(string(flowsText))
-		}
-		if ourErr == nil {
-			if flows, ourErr = flow.ParseFlows(bytes.NewReader(flowsText)); ourErr == nil {
-				ourErr = p.AddFlows(flows)
-			}
-		}
+		p, flows, ovsErr, ourErr = loadBoth(t, sw, flowsText, groupsText, ports)
 		if (ovsErr == nil) != (ourErr == nil) {
 			t.Fatalf("OVS and Sluice disagree on loading %s:\n OVS: %v\n Sluice: %v", name, ovsErr, ourErr)
 		}
@@ -207,5 +199,239 @@ func runFlowSet(t *testing.T, sw *ovstest.Switch, path, name string, ports []uin
 			}
 		})
 	}
-	return len(cases)
+	n := len(cases)
+	if seqs := datapathSequences[name]; len(seqs) > 0 {
+		n += runDatapathSequences(t, sw, flowsText, groupsText, ports, seqs)
+	}
+	return n
+}
+
+// loadBoth resets the switch and loads the groups and flows into it and into a new pipeline.
+func loadBoth(t *testing.T, sw *ovstest.Switch, flowsText, groupsText []byte, ports []uint32) (p *Pipeline, flows []*flow.Flow, ovsErr, ourErr error) {
+	sw.Reset(t)
+	p = New(Options{Ports: ports})
+	if len(bytes.TrimSpace(groupsText)) > 0 {
+		if ovsErr = sw.LoadGroups(string(groupsText)); ovsErr == nil {
+			var gs []*flow.GroupEntry
+			if gs, ourErr = flow.ParseGroups(bytes.NewReader(groupsText)); ourErr == nil {
+				ourErr = p.AddGroups(gs)
+			}
+		}
+	}
+	if ovsErr == nil {
+		ovsErr = sw.LoadFlows(string(flowsText))
+	}
+	if ourErr == nil {
+		if flows, ourErr = flow.ParseFlows(bytes.NewReader(flowsText)); ourErr == nil {
+			ourErr = p.AddFlows(flows)
+		}
+	}
+	return p, flows, ovsErr, ourErr
+}
+
+// captured counts, per port of the test's switch, the frames its capture file already held.
+var captured = map[string]int{}
+
+// markerType is the EtherType of the frames that tell when OVS has finished with the packets
+// injected before them (local experimental EtherType 1).
+const markerType = 0x88b5
+
+// runDatapathSequences sends packet sequences through OVS's real userspace datapath
+// (netdev-dummy/receive, its conntrack and NAT included) and through a Runner with the real
+// connection tracker, and compares the frames each transmits, byte for byte.
+func runDatapathSequences(t *testing.T, sw *ovstest.Switch, flowsText, groupsText []byte, ports []uint32, seqs []dpSequence) int {
+	n := 0
+	for _, seq := range seqs {
+		p, _, ovsErr, ourErr := loadBoth(t, sw, flowsText, groupsText, ports)
+		if ovsErr != nil || ourErr != nil {
+			t.Fatalf("reload: OVS %v, Sluice %v", ovsErr, ourErr)
+		}
+		sw.AddFlows(t, fmt.Sprintf("table=0,priority=65535,in_port=%d,dl_type=%#x,actions=output:%d\ntable=0,priority=65534,dl_type=%#x,actions=output:%d",
+			diffPorts, markerType, diffPorts-1, markerType, diffPorts))
+		r := p.NewRunner()
+		var res Result
+		var last []Output
+		for _, st := range seq.steps {
+			n++
+			t.Run("dp-"+seq.name+"-"+st.name, func(t *testing.T) {
+				pk := st.pkt
+				if st.reply {
+					var ok bool
+					if len(last) == 0 {
+						t.Fatal("nothing to reply to: the previous step transmitted nothing")
+					}
+					if pk, ok = turnAround(last[0], st); !ok {
+						t.Fatal("cannot parse the previous step's output")
+					}
+				}
+				want := ovsTransmit(t, sw, pk, captured)
+				r.Process(pk.frame, pk.inPort, &res)
+				var got []string
+				for _, o := range res.Outputs {
+					got = append(got, fmt.Sprintf("%d:%x", o.Port, o.Frame))
+				}
+				slices.Sort(got)
+				if os.Getenv("SLUICE_DIFF_VERBOSE") != "" {
+					t.Logf("transmitted: %q", want)
+				}
+				last = append(last[:0], res.Outputs...)
+				for i := range last {
+					last[i].Frame = slices.Clone(last[i].Frame)
+				}
+				if strings.Join(got, "\n") != strings.Join(want, "\n") {
+					t.Errorf("transmitted frames differ\n Sluice:\n  %s\n    OVS:\n  %s\n--- Sluice trace (replayed on a copy) ---\n%s",
+						strings.Join(got, "\n  "), strings.Join(want, "\n  "), p.traceString(pk))
+				}
+			})
+		}
+	}
+	return n
+}
+
+// ovsTransmit injects a packet and a marker into OVS and returns the frames that left, as
+// sorted "port:hex" strings. seen counts the frames already captured per port.
+func ovsTransmit(t *testing.T, sw *ovstest.Switch, pk testPacket, seen map[string]int) []string {
+	t.Helper()
+	if err := sw.Inject(fmt.Sprintf("p%d", pk.inPort), pk.frame); err != nil {
+		t.Fatal(err)
+	}
+	marker := make([]byte, 60)
+	marker[0], marker[6] = 0x02, 0x02
+	binary.BigEndian.PutUint16(marker[12:], markerType)
+	if err := sw.Inject(fmt.Sprintf("p%d", pk.inPort), marker); err != nil {
+		t.Fatal(err)
+	}
+	markerPort := fmt.Sprintf("p%d", diffPorts)
+	if pk.inPort == diffPorts {
+		markerPort = fmt.Sprintf("p%d", diffPorts-1)
+	}
+	var out []string
+	for try := 0; ; try++ {
+		frames, _ := sw.Captured(markerPort)
+		markers := 0
+		for _, f := range frames {
+			if len(f) >= 14 && binary.BigEndian.Uint16(f[12:]) == markerType {
+				markers++
+			}
+		}
+		if markers > seen["marker-"+markerPort] {
+			seen["marker-"+markerPort] = markers
+			break
+		}
+		if try > 500 {
+			t.Fatal("OVS did not forward the marker frame within 5 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for i := 1; i <= diffPorts; i++ {
+		name := fmt.Sprintf("p%d", i)
+		frames, _ := sw.Captured(name)
+		for _, f := range frames[min(seen[name], len(frames)):] {
+			if len(f) >= 14 && binary.BigEndian.Uint16(f[12:]) == markerType {
+				continue
+			}
+			out = append(out, fmt.Sprintf("%d:%x", i, f))
+		}
+		seen[name] = len(frames)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// dpSequence is a conversation sent through both datapaths in order.
+type dpSequence struct {
+	name  string
+	steps []dpStep
+}
+
+// dpStep is one packet of a sequence: pkt as given, or (reply) the previous step's first
+// output turned around and sent back in on the port it left by.
+type dpStep struct {
+	name     string
+	pkt      testPacket
+	reply    bool
+	flags    uint64 // TCP flags of a reply
+	seq, ack uint32
+}
+
+func synAckAck(name string, syn testPacket) dpSequence {
+	syn = tcpSegFrom(syn, 0x002, 100, 0)
+	ack := tcpSegFrom(syn, 0x010, 101, 501)
+	return dpSequence{name: name, steps: []dpStep{
+		{name: "syn", pkt: syn},
+		{name: "syn-ack", reply: true, flags: 0x012, seq: 500, ack: 101},
+		{name: "ack", pkt: ack},
+	}}
+}
+
+// datapathSequences are per flow set; NAT here only translates to single addresses and ports,
+// because how a range is searched for a free tuple is each tracker's own choice.
+var datapathSequences = map[string][]dpSequence{
+	"antrea": {
+		synAckAck("pod-a-to-pod-b-3306", withMACs(tcp4("", 3, "10.10.0.3", "10.10.0.4", 40002, 3306, 0), 0x0a580a0a0003, 0x0a580a0a0004)),
+		synAckAck("pod-b-to-pod-a-80", withMACs(tcp4("", 4, "10.10.0.4", "10.10.0.3", 40001, 80, 0), 0x0a580a0a0004, 0x0a580a0a0003)),
+		synAckAck("pod-b-to-service", tcp4("", 4, "10.10.0.4", "10.96.0.20", 40003, 80, 0x0a580a0a0004)),
+		synAckAck("isolated-pod-egress", withMACs(tcp4("", 5, "10.10.0.5", "10.10.0.4", 40004, 8080, 0), 0x0a580a0a0005, 0x0a580a0a0004)),
+		synAckAck("nodeport", withMACs(tcp4("", 2, "192.0.2.50", "192.0.2.11", 40005, 30004, 0), 0x0e0000000009, 0x0e0000000001)),
+		{name: "dns", steps: []dpStep{
+			{name: "query", pkt: udp4("", 5, "10.10.0.5", "10.96.0.10", 40006, 53, 0x0a580a0a0005)},
+			{name: "answer", reply: true},
+		}},
+	},
+	"diff-ct": {
+		synAckAck("snat", withMACs(tcp4("", 4, "10.0.0.9", "198.51.100.1", 4000, 443, 0), 0x020000000004, 0x020000000005)),
+		synAckAck("untracked", tcp4("", 5, "192.168.0.1", "198.51.100.1", 4001, 443, 0x020000000005)),
+	},
+}
+
+// tcpSegFrom gives a TCP packet other flags and sequence numbers.
+func tcpSegFrom(p testPacket, flags uint64, seq, ack uint32) testPacket {
+	p.key.Set(flow.FieldTCPFlags, flags)
+	p.frame = packet.Build(&p.key, nil)
+	if p.key.Get(flow.FieldNwProto) == flow.IPProtoTCP {
+		setTCPSeq(p.frame, seq, ack)
+	}
+	return p
+}
+
+func setTCPSeq(frame []byte, seq, ack uint32) {
+	var k flow.Key
+	var info packet.Info
+	packet.Extract(frame, 0, &k, &info)
+	binary.BigEndian.PutUint32(frame[info.L4+4:], seq)
+	binary.BigEndian.PutUint32(frame[info.L4+8:], ack)
+	packet.CompleteChecksums(frame, &info)
+}
+
+// turnAround builds the answer to a transmitted frame: addresses and ports swapped, arriving
+// on the port the frame left by.
+func turnAround(out Output, st dpStep) (testPacket, bool) {
+	var k flow.Key
+	var info packet.Info
+	if packet.Extract(out.Frame, out.Port, &k, &info) != packet.ReasonNone {
+		return testPacket{}, false
+	}
+	var r flow.Key
+	r.Set(flow.FieldEthType, k.Get(flow.FieldEthType))
+	r.Set(flow.FieldEthSrc, k.Get(flow.FieldEthDst))
+	r.Set(flow.FieldEthDst, k.Get(flow.FieldEthSrc))
+	r.Set(flow.FieldNwSrc, k.Get(flow.FieldNwDst))
+	r.Set(flow.FieldNwDst, k.Get(flow.FieldNwSrc))
+	r.Set(flow.FieldNwProto, k.Get(flow.FieldNwProto))
+	r.Set(flow.FieldNwTTL, 64)
+	r.Set(flow.FieldTpSrc, k.Get(flow.FieldTpDst))
+	r.Set(flow.FieldTpDst, k.Get(flow.FieldTpSrc))
+	p := testPacket{inPort: out.Port, key: r}
+	p = tcpSegFrom(p, st.flags, st.seq, st.ack)
+	if k.Get(flow.FieldNwProto) != flow.IPProtoTCP {
+		p.key.Set(flow.FieldTCPFlags, 0)
+		p.frame = packet.Build(&p.key, nil)
+	}
+	return p, true
+}
+
+// traceString traces a packet on a fresh pipeline state copy for a failure message.
+func (p *Pipeline) traceString(pk testPacket) string {
+	tr, _ := p.Trace(pk.frame, pk.inPort, TraceOptions{NoSideEffects: true})
+	return tr.String()
 }
