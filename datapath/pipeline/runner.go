@@ -103,6 +103,8 @@ type Runner struct {
 	trace *Trace
 	emu   *TraceOptions
 	nCT   int
+
+	noCache bool // benchmarks of the slow path
 }
 
 // NewRunner returns a Runner with an empty cache.
@@ -167,7 +169,7 @@ func (r *Runner) runPass(st *pktState, key *flow.Key, table uint8, depth int, re
 		tag = uint64(table) + 1
 	}
 	var prog *program
-	if r.trace == nil {
+	if r.trace == nil && !r.noCache {
 		gen := r.p.version.Load() // before translating: a change during it bumps it again
 		ck := *key
 		ck.W[passWord] |= tag << passShift
@@ -178,6 +180,8 @@ func (r *Runner) runPass(st *pktState, key *flow.Key, table uint8, depth int, re
 				r.cache.Insert(&ck, gen, prog)
 			}
 		}
+	} else if r.trace == nil {
+		prog = r.p.translate(key, table, nil, true)
 	} else {
 		r.trace.Passes = append(r.trace.Passes, TracePass{Recirc: depth, Table: table, Key: *key})
 		tp := &r.trace.Passes[len(r.trace.Passes)-1]
