@@ -56,6 +56,10 @@ type Pipeline struct {
 	ports   atomic.Pointer[map[uint32]bool] // nil: every port exists
 	version atomic.Uint64                   // bumped after every change; never 0
 
+	// now is a coarse clock (unix nanoseconds) for idle timeouts, advanced by Expire, so the
+	// packet path never reads the time.
+	now atomic.Int64
+
 	drops     packet.DropCounters
 	pipeDrops [NumDropReasons]atomic.Uint64
 }
@@ -93,7 +97,49 @@ func New(opts Options) *Pipeline {
 		p.SetPorts(opts.Ports)
 	}
 	p.version.Store(1)
+	p.now.Store(p.opts.Clock().UnixNano())
 	return p
+}
+
+// Expire removes the flows whose hard timeout has passed since they were added or whose idle
+// timeout has passed since a packet last matched them, and returns them (for flow-removed
+// messages). Call it periodically (OVS checks about once a second); it also advances the
+// coarse clock that packets stamp flows with, so idle times are accurate to that period.
+func (p *Pipeline) Expire(now time.Time) []*flow.Flow {
+	p.now.Store(now.UnixNano())
+	snap := p.tables.Load()
+	type victim struct {
+		table uint8
+		r     *classifier.Rule[*Entry]
+	}
+	var vs []victim
+	for id := 0; id < classifier.NumTables; id++ {
+		for r := range snap.Table(uint8(id)).All() {
+			e := r.Payload
+			f := e.Flow
+			hard := f.HardTimeout != 0 && now.Sub(e.added) >= time.Duration(f.HardTimeout)*time.Second
+			idle := f.IdleTimeout != 0 && now.UnixNano()-e.lastUsed.Load() >= int64(time.Duration(f.IdleTimeout)*time.Second)
+			if hard || idle {
+				vs = append(vs, victim{uint8(id), r})
+			}
+		}
+	}
+	if len(vs) == 0 {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	tx := p.tables.Begin()
+	var out []*flow.Flow
+	for _, v := range vs {
+		if tx.DeleteRule(v.table, v.r) {
+			out = append(out, v.r.Payload.Flow)
+		}
+	}
+	tx.Commit()
+	p.version.Add(1)
+	p.log.Debug("flows expired", "count", len(out))
+	return out
 }
 
 // Conntrack returns the pipeline's connection tracker.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluicenet/sluice/datapath/conntrack"
 	"github.com/sluicenet/sluice/datapath/flow"
@@ -444,4 +445,43 @@ func truncatedTCP(good []byte) []byte {
 	f[14+10], f[14+11] = 0, 0
 	binary.BigEndian.PutUint16(f[14+10:], packet.Checksum(f[14:34]))
 	return f
+}
+
+func TestExpire(t *testing.T) {
+	now := time.Unix(1000, 0)
+	clock := func() time.Time { return now }
+	p := newTestPipeline(t, `
+table=0,priority=10,tcp,actions=output:2
+table=0,priority=20,tcp,tp_dst=80,idle_timeout=10,actions=output:3
+table=0,priority=30,tcp,tp_dst=81,hard_timeout=100000,actions=output:4
+`, "", func(o *Options) { o.Clock = clock })
+	r := p.NewRunner()
+	var res Result
+	f80 := tcp4("", 1, "10.0.0.1", "10.0.0.2", 1, 80, 1).frame
+	for i := range 3 {
+		now = now.Add(8 * time.Second)
+		if gone := p.Expire(now); len(gone) != 0 {
+			t.Fatalf("round %d: expired %v while in use", i, gone)
+		}
+		r.Process(f80, 1, &res)
+		if got := outputsOf(&res); !sameUint32s(got, []uint32{3}) {
+			t.Fatalf("round %d: outputs %v, want [3]", i, got)
+		}
+	}
+	now = now.Add(11 * time.Second)
+	gone := p.Expire(now)
+	if len(gone) != 1 || gone[0].IdleTimeout != 10 {
+		t.Fatalf("after 11 idle seconds: expired %v, want the idle_timeout=10 flow", gone)
+	}
+	r.Process(f80, 1, &res)
+	if got := outputsOf(&res); !sameUint32s(got, []uint32{2}) {
+		t.Errorf("after expiry: outputs %v, want [2] (the cache must not keep the expired flow)", got)
+	}
+	now = now.Add(100000 * time.Second)
+	if gone := p.Expire(now); len(gone) != 1 || gone[0].HardTimeout != 100000 {
+		t.Errorf("a day later: expired %v, want the hard_timeout=100000 flow", gone)
+	}
+	if packets, _ := p.Flows()[0].Stats(); packets != 1 {
+		t.Errorf("remaining flow's packet count: got %d, want 1", packets)
+	}
 }

@@ -193,9 +193,13 @@ func (r *Runner) runPass(st *pktState, key *flow.Key, table uint8, depth int, re
 // exec applies a program's ops to the packet.
 func (r *Runner) exec(prog *program, st *pktState, depth int, res *Result) {
 	n := uint64(st.end - st.start)
+	now := r.p.now.Load()
 	for _, e := range prog.entries {
 		e.packets.Add(1)
 		e.bytes.Add(n)
+		if e.lastUsed.Load() != now {
+			e.lastUsed.Store(now)
+		}
 	}
 	if prog.drop != DropNone {
 		r.p.countDrop(prog.drop)
