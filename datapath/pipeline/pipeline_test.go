@@ -485,3 +485,48 @@ table=0,priority=30,tcp,tp_dst=81,hard_timeout=100000,actions=output:4
 		t.Errorf("remaining flow's packet count: got %d, want 1", packets)
 	}
 }
+
+// Packets flow on several goroutines while flows are replaced and learned: run with -race.
+func TestConcurrentProcessAndUpdate(t *testing.T) {
+	p := newTestPipeline(t, natFlows+`
+table=0,priority=200,udp,actions=learn(table=5,priority=10,NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],output:NXM_OF_IN_PORT[]),resubmit(,5)
+table=5,priority=0,actions=output:8
+`, "")
+	done := make(chan struct{})
+	errs := make(chan string, 4)
+	for g := range 3 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			r := p.NewRunner()
+			var res Result
+			for i := range 300 {
+				sport := uint16(2000 + g*1000 + i%50)
+				r.Process(tcpSeg("", 1, "10.0.0.1", "10.96.0.1", sport, 80, 0x002, 100, 0).frame, 1, &res)
+				r.Process(udp4("", uint32(1+i%4), "10.0.0.1", "10.0.0.2", sport, 53, uint64(0x020000000100+i%7)).frame, uint32(1+i%4), &res)
+				if len(res.Outputs) != 1 {
+					select {
+					case errs <- "a UDP packet was not forwarded exactly once":
+					default:
+					}
+				}
+			}
+		}()
+	}
+	for i := range 50 {
+		f, err := flow.ParseFlow("table=2,priority=100,ct_mark=0x7,in_port=1,actions=output:" + []string{"2", "6"}[i%2])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.AddFlows([]*flow.Flow{f}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		<-done
+	}
+	select {
+	case e := <-errs:
+		t.Error(e)
+	default:
+	}
+}

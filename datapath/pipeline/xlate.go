@@ -19,7 +19,8 @@ type xlate struct {
 	pushTPID uint16   // TPID of a tag pushed but not committed yet
 
 	prog      *program
-	table     uint8 // the table of the flow being executed
+	table     uint8      // the table of the flow being executed
+	flow      *flow.Flow // the flow being executed (for packet-in cookies)
 	depth     int
 	resubmits int
 	exit      bool          // stop the current flow's actions (dec_ttl exception)
@@ -143,6 +144,9 @@ func (x *xlate) lookupIn(table uint8, inPort uint32) {
 		return
 	}
 	e := r.Payload
+	savedFlow := x.flow
+	x.flow = e.Flow
+	defer func() { x.flow = savedFlow }()
 	x.prog.entries = append(x.prog.entries, e)
 	x.runFlow(e.Flow)
 }
@@ -313,8 +317,8 @@ func (x *xlate) emitOutput(port uint32) {
 func (x *xlate) controller(reason flow.ControllerReason, userData []byte, maxLen uint16) {
 	x.commit()
 	var cookie uint64
-	if n := len(x.prog.entries); n > 0 {
-		cookie = x.prog.entries[n-1].Flow.Cookie
+	if x.flow != nil {
+		cookie = x.flow.Cookie
 	}
 	x.prog.ops = append(x.prog.ops, op{kind: opController,
 		ctl: &ctlOp{reason: reason, userData: userData, maxLen: maxLen, table: x.table, cookie: cookie}})
