@@ -96,6 +96,7 @@ func (s *pktState) frame() []byte { return s.buf[s.start:s.end] }
 type Runner struct {
 	p     *Pipeline
 	cache *classifier.Cache[*program]
+	mf    megaflowCache
 	bufs  [MaxRecircDepth + 1][]byte
 	key   flow.Key
 
@@ -120,8 +121,14 @@ func (p *Pipeline) NewRunner() *Runner {
 	return r
 }
 
-// CacheStats returns the Runner's cache counters.
+// CacheStats returns the Runner's exact-match cache counters.
 func (r *Runner) CacheStats() classifier.CacheStats { return r.cache.Stats() }
+
+// MegaflowStats returns how many exact-match misses the megaflow cache answered (hits) and
+// how many went on to translation (misses), and how many megaflows it holds.
+func (r *Runner) MegaflowStats() (hits, misses uint64, flows int) {
+	return r.mf.hits, r.mf.misses, r.mf.n
+}
 
 // Process runs a frame that arrived on inPort through the pipeline and fills res. The frame is
 // not modified (the Runner works on a copy). On the cached path it does not allocate.
@@ -175,7 +182,14 @@ func (r *Runner) runPass(st *pktState, key *flow.Key, table uint8, depth int, re
 		ck.W[passWord] |= tag << passShift
 		var ok bool
 		if prog, ok = r.cache.Lookup(&ck, gen); !ok {
-			prog = r.p.translate(key, table, nil, true)
+			if prog, ok = r.mf.lookup(&ck, gen); !ok {
+				var wc flow.Key
+				prog = r.p.translateWC(key, table, nil, true, &wc)
+				if prog.cacheable {
+					wc.W[passWord] |= passTagMask
+					r.mf.insert(&ck, &wc, gen, prog)
+				}
+			}
 			if prog.cacheable {
 				r.cache.Insert(&ck, gen, prog)
 			}

@@ -29,16 +29,33 @@ type xlate struct {
 
 	tr  *TracePass // nil unless tracing
 	cur int        // index of the trace step actions are logged to, -1 before the first
+
+	// wc, when track is set, collects every key bit the translation depended on: the
+	// program is valid for every key that agrees with this one on those bits (a megaflow).
+	wc    flow.Key
+	track bool
 }
 
 // translate walks key through the tables from table and returns the program for it.
 func (p *Pipeline) translate(key *flow.Key, table uint8, tr *TracePass, learn bool) *program {
+	return p.translateWC(key, table, tr, learn, nil)
+}
+
+// translateWC is translate that also reports, in wc (when not nil), the key bits the program
+// depends on.
+func (p *Pipeline) translateWC(key *flow.Key, table uint8, tr *TracePass, learn bool, wc *flow.Key) *program {
 	x := xlate{
 		p: p, snap: p.tables.Load(), groups: *p.groups.Load(),
 		key: *key, base: *key,
 		prog:  &program{cacheable: true},
 		learn: learn, tr: tr, cur: -1,
+		track: wc != nil,
 	}
+	defer func() {
+		if wc != nil {
+			*wc = x.wc
+		}
+	}()
 	x.lookup(table, false)
 	if x.prog.drop == DropNone && len(x.actset) > 0 {
 		x.exit = false
@@ -58,6 +75,36 @@ func (p *Pipeline) translate(key *flow.Key, table uint8, tr *TracePass, learn bo
 
 func (x *xlate) failed() bool { return x.prog.drop != DropNone }
 
+// unwild marks field f as one the translation depends on.
+func (x *xlate) unwild(f flow.Field) {
+	if x.track {
+		x.wc.Set128(f, ^uint64(0), ^uint64(0))
+		if f.Width() <= 64 {
+			x.wc.Set(f, ^uint64(0))
+		}
+	}
+}
+
+// unwildBits marks a subfield as one the translation depends on.
+func (x *xlate) unwildBits(sf flow.Subfield) {
+	if !x.track {
+		return
+	}
+	for done := uint16(0); done < sf.Bits; {
+		n := min(sf.Bits-done, 64)
+		x.wc.SetBits(sf.Field, uint(sf.Ofs+done), uint(n), ^uint64(0))
+		done += n
+	}
+}
+
+// wrote records that an action changed field f: whether (and how) the change reaches the
+// frame depends on the packet's own value, so the field becomes exact in the megaflow (as OVS
+// unwildcards every field a set_field touches).
+func (x *xlate) wrote(f flow.Field) {
+	x.unwild(f)
+	x.unwild(flow.FieldEthType)
+}
+
 func (x *xlate) fail(r DropReason) {
 	if x.prog.drop == DropNone {
 		x.prog.drop = r
@@ -76,6 +123,14 @@ func (x *xlate) notef(format string, args ...any) {
 	if x.tr != nil {
 		x.note(fmt.Sprintf(format, args...))
 	}
+}
+
+// wcp returns the wildcard accumulator for classifier lookups, nil when not tracking.
+func (x *xlate) wcp() *flow.Key {
+	if x.track {
+		return &x.wc
+	}
+	return nil
 }
 
 // resourceCheck is OVS's xlate_resubmit_resource_check.
@@ -121,10 +176,10 @@ func (x *xlate) lookupIn(table uint8, inPort uint32) {
 	if inPort != flow.PortUnset {
 		saved := x.key.Get(flow.FieldInPort)
 		x.key.Set(flow.FieldInPort, uint64(inPort))
-		r, conjID, viaConj = x.snap.Table(table).LookupConj(&x.key, nil)
+		r, conjID, viaConj = x.snap.Table(table).LookupConj(&x.key, x.wcp())
 		x.key.Set(flow.FieldInPort, saved)
 	} else {
-		r, conjID, viaConj = x.snap.Table(table).LookupConj(&x.key, nil)
+		r, conjID, viaConj = x.snap.Table(table).LookupConj(&x.key, x.wcp())
 	}
 	savedTable := x.table
 	x.table = table
@@ -169,6 +224,7 @@ func (x *xlate) runFlow(f *flow.Flow) {
 		x.actset = append(x.actset, ins.Write...)
 	}
 	if ins.HasWriteMetadata {
+		x.wrote(flow.FieldMetadata)
 		md := x.key.Get(flow.FieldMetadata)
 		x.key.Set(flow.FieldMetadata, md&^ins.WriteMetadataMask|ins.WriteMetadata&ins.WriteMetadataMask)
 	}
@@ -236,6 +292,7 @@ func (x *xlate) runActions(acts []flow.Action) {
 		case *flow.Output:
 			x.output(a.Port, a.MaxLen)
 		case *flow.OutputReg:
+			x.unwildBits(a.Src)
 			x.output(uint32(x.key.GetBits(a.Src.Field, uint(a.Src.Ofs), uint(a.Src.Bits))), a.MaxLen)
 		case *flow.Controller:
 			x.controller(a.Reason, a.UserData, a.MaxLen)
@@ -256,6 +313,7 @@ func (x *xlate) runActions(acts []flow.Action) {
 		case *flow.DecTTL:
 			x.decTTL(a)
 		case *flow.PushVLAN:
+			x.wrote(flow.FieldVLANTCI)
 			// OVS (single tag in the key here): the new tag has VID 0, PCP 0.
 			if x.key.Get(flow.FieldVLANTCI)&vlanCFI != 0 {
 				x.note(">> pushing a second VLAN tag: the key keeps only the outer one")
@@ -263,6 +321,7 @@ func (x *xlate) runActions(acts []flow.Action) {
 			x.key.Set(flow.FieldVLANTCI, vlanCFI)
 			x.pushTPID = a.EthType
 		case *flow.PopVLAN:
+			x.wrote(flow.FieldVLANTCI)
 			x.key.Set(flow.FieldVLANTCI, 0)
 		case *flow.Learn:
 			x.doLearn(a)
@@ -277,6 +336,7 @@ const vlanCFI = 0x1000
 
 // output sends the packet to an OpenFlow port with OVS's rules for reserved and input ports.
 func (x *xlate) output(port uint32, maxLen uint16) {
+	x.unwild(flow.FieldInPort)
 	inPort := uint32(x.key.Get(flow.FieldInPort))
 	switch port {
 	case flow.PortInPort:
@@ -327,6 +387,10 @@ func (x *xlate) controller(reason flow.ControllerReason, userData []byte, maxLen
 // setField applies set_field/load to the key.
 func (x *xlate) setField(a *flow.SetField) {
 	f := a.Field
+	x.wrote(f)
+	if f == flow.FieldVLANPCP || f == flow.FieldVLANVID {
+		x.wrote(flow.FieldVLANTCI)
+	}
 	if f.Width() > 64 {
 		hi, lo := x.key.Get128(f)
 		x.key.Set128(f, hi&^a.Mask.Hi|a.Value.Hi&a.Mask.Hi, lo&^a.Mask.Lo|a.Value.Lo&a.Mask.Lo)
@@ -347,6 +411,8 @@ func (x *xlate) setField(a *flow.SetField) {
 
 // move copies a subfield (move:src->dst), 64 bits at a time.
 func (x *xlate) move(a *flow.Move) {
+	x.unwildBits(a.Src)
+	x.wrote(a.Dst.Field)
 	for done := uint16(0); done < a.Src.Bits; {
 		n := min(a.Src.Bits-done, 64)
 		v := x.key.GetBits(a.Src.Field, uint(a.Src.Ofs+done), uint(n))
@@ -378,6 +444,7 @@ func (x *xlate) resubmit(a *flow.Resubmit) {
 func (x *xlate) ct(a *flow.CT) {
 	zone := a.Zone
 	if a.ZoneSrc.Bits != 0 {
+		x.unwildBits(a.ZoneSrc)
 		zone = uint16(x.key.GetBits(a.ZoneSrc.Field, uint(a.ZoneSrc.Ofs), uint(a.ZoneSrc.Bits)))
 	}
 	x.commit()
@@ -399,6 +466,7 @@ func (x *xlate) ct(a *flow.CT) {
 			if e.Dst.Field != flow.FieldCtMark && e.Dst.Field != flow.FieldCtLabel {
 				continue
 			}
+			x.unwildBits(e.Src)
 			for done := uint16(0); done < e.Src.Bits; {
 				n := min(e.Src.Bits-done, 64)
 				v := x.key.GetBits(e.Src.Field, uint(e.Src.Ofs+done), uint(n))
@@ -423,6 +491,11 @@ func (x *xlate) ct(a *flow.CT) {
 	c.text = ctText(&c.act, a.NAT)
 	if a.Table != flow.TableNone {
 		copy(c.frozen[:], x.key.W[:frozenWords])
+		if x.track { // the frozen metadata is copied from the packet
+			for i := range frozenWords {
+				x.wc.W[i] = ^uint64(0)
+			}
+		}
 		x.note(" -> A clone of the packet is forked to recirculate. The forked pipeline will be resumed at table " + fmt.Sprint(a.Table) + ".")
 	}
 	x.prog.ops = append(x.prog.ops, op{kind: opCT, ct: c})
@@ -433,6 +506,7 @@ func (x *xlate) ct(a *flow.CT) {
 
 // ctClear is ct_clear: the datapath forgets the state only if the packet was tracked.
 func (x *xlate) ctClear() {
+	x.unwild(flow.FieldCtState)
 	if x.key.Get(flow.FieldCtState)&uint64(conntrack.StateTracked) != 0 {
 		x.prog.ops = append(x.prog.ops, op{kind: opCTClear})
 	}
@@ -451,6 +525,8 @@ func clearCT(k *flow.Key) {
 // decTTL is dec_ttl: at TTL 0 or 1 the packet goes to the controller(s) with reason
 // invalid_ttl and the flow's remaining actions are skipped.
 func (x *xlate) decTTL(a *flow.DecTTL) {
+	x.unwild(flow.FieldEthType)
+	x.wrote(flow.FieldNwTTL)
 	et := x.key.Get(flow.FieldEthType)
 	if et != flow.EthTypeIPv4 && et != flow.EthTypeIPv6 {
 		return
@@ -489,9 +565,18 @@ func (x *xlate) group(id uint32) {
 		}
 	case flow.GroupSelect:
 		var basis uint32
+		x.unwild(flow.FieldEthType)
+		x.unwild(flow.FieldNwProto)
 		if g.SelectionMethod == "hash" {
+			for _, hf := range g.Fields {
+				x.unwild(hf.Field)
+			}
 			basis = selectHashBasis(g, &x.key)
 		} else {
+			for _, f := range []flow.Field{flow.FieldNwSrc, flow.FieldNwDst, flow.FieldIPv6Src,
+				flow.FieldIPv6Dst, flow.FieldTpSrc, flow.FieldTpDst} {
+				x.unwild(f)
+			}
 			basis = defaultBasis(&x.key)
 		}
 		if x.tr != nil {
