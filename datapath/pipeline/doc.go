@@ -31,7 +31,10 @@
 //
 // The op list depends only on the key (and the tables), so it is cached per pass in an
 // exact-match cache (classifier.Cache) keyed by the whole key plus the pass's resume table. An
-// established connection costs, per pass, one hash lookup and its ops. The cache is stamped
+// established connection costs, per pass, one hash lookup and its ops. Behind it a megaflow
+// cache holds each program under the key masked by the bits translation depended on
+// (classifier masks, fields actions read or wrote, frozen metadata), so new connections that
+// differ only in unmatched fields (source port, tcp_flags) skip translation too. The cache is stamped
 // with the pipeline's version, which every flow, group or port change (learn included)
 // increments, so no translation computed before a change is ever served after it. Translations
 // with side effects (learn) are not cached, so every packet re-runs them as in OVS.
