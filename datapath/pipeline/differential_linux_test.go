@@ -88,6 +88,17 @@ var handPicked = map[string][]testPacket{
 		tcp4("conj4-then-conj5", 1, "172.16.0.1", "10.0.2.2", 1, 9, 0x020000000001),
 		udp4("conj4-then-miss", 3, "172.16.0.1", "10.0.2.2", 1, 9, 0x020000000001),
 	},
+	"diff-vlan-ipv6": {
+		ip6("tcp6-to-80", 4, 2, 5, flow.IPProtoTCP, 1000, 80, 64),
+		ip6("udp6-dec-ttl", 4, 2, 6, flow.IPProtoUDP, 1000, 53, 9),
+		ip6("udp6-hop-limit-1", 4, 2, 6, flow.IPProtoUDP, 1000, 53, 1),
+		ip6("ns-for-fd00-1", 5, 3, 1, flow.IPProtoICMPv6, 135, 0, 255),
+		ip6("ns-elsewhere", 5, 3, 0x20, flow.IPProtoICMPv6, 135, 0, 255),
+		ip6("echo-reflected", 6, 3, 0x20, flow.IPProtoICMPv6, 128, 0, 64),
+		ip6("from-fd00-1", 7, 1, 0x30, flow.IPProtoTCP, 1000, 22, 64),
+		ip6("from-fd00-1-hop-limit-1", 7, 1, 0x30, flow.IPProtoTCP, 1000, 22, 1),
+		ip6("default-tos", 8, 3, 0x30, flow.IPProtoUDP, 1, 2, 64),
+	},
 	"diff-resubmit": {
 		tcp4("chain-port-1", 1, "10.0.0.1", "10.0.0.2", 1, 2, 0x020000000001),
 		tcp4("loop", 2, "10.0.0.1", "10.0.0.2", 1, 2, 0x020000000001),

@@ -96,15 +96,33 @@ func randomPacket(r *rand.Rand, h map[flow.Field][]maskedValue, nPorts int, i in
 		if r.IntN(2) == 0 {
 			k.Set(flow.FieldEthDst, 0xffffffffffff)
 		}
-	case kind < 3: // IPv6
+	case kind < 4: // IPv6
 		k.Set(flow.FieldEthType, flow.EthTypeIPv6)
 		k.Set128(flow.FieldIPv6Src, 0xfd00000000000000, uint64(1+r.IntN(4)))
-		k.Set128(flow.FieldIPv6Dst, 0xfd00000000000000, uint64(1+r.IntN(4)))
+		k.Set128(flow.FieldIPv6Dst, 0xfd00000000000000, uint64(1+r.IntN(20)))
 		k.Set(flow.FieldNwTTL, uint64(1+r.IntN(64)))
-		k.Set(flow.FieldNwProto, flow.IPProtoTCP)
-		k.Set(flow.FieldTpSrc, uint64(1024+r.IntN(1000)))
-		k.Set(flow.FieldTpDst, pick(r, h, flow.FieldTpDst, 16, 0.7))
-		k.Set(flow.FieldTCPFlags, 0x002)
+		if r.IntN(4) == 0 {
+			k.Set(flow.FieldNwTOS, uint64(r.IntN(256)))
+		}
+		switch p := r.IntN(8); {
+		case p < 4:
+			k.Set(flow.FieldNwProto, flow.IPProtoTCP)
+			k.Set(flow.FieldTpSrc, uint64(1024+r.IntN(1000)))
+			k.Set(flow.FieldTpDst, pick(r, h, flow.FieldTpDst, 16, 0.7))
+			k.Set(flow.FieldTCPFlags, 0x002)
+		case p < 6:
+			k.Set(flow.FieldNwProto, flow.IPProtoUDP)
+			k.Set(flow.FieldTpSrc, uint64(1024+r.IntN(1000)))
+			k.Set(flow.FieldTpDst, pick(r, h, flow.FieldTpDst, 16, 0.7))
+		case p < 7:
+			k.Set(flow.FieldNwProto, flow.IPProtoICMPv6)
+			k.Set(flow.FieldIcmpType, 128)
+		default: // neighbour solicitation
+			k.Set(flow.FieldNwProto, flow.IPProtoICMPv6)
+			k.Set(flow.FieldNwTTL, 255)
+			k.Set(flow.FieldIcmpType, 135)
+			k.Set128(flow.FieldNdTarget, 0xfd00000000000000, uint64(1+r.IntN(3)))
+		}
 	default: // IPv4
 		k.Set(flow.FieldEthType, flow.EthTypeIPv4)
 		k.Set(flow.FieldNwSrc, pick(r, h, flow.FieldNwSrc, 32, 0.8))
@@ -172,4 +190,26 @@ func withMACs(p testPacket, src, dst uint64) testPacket {
 	p.key.Set(flow.FieldEthDst, dst)
 	p.frame = packet.Build(&p.key, nil)
 	return p
+}
+
+// ip6 builds an IPv6 packet for hand-picked cases: proto TCP/UDP with ports, or ICMPv6 with
+// tpSrc as the type (135 gets nd_target = dst).
+func ip6(name string, inPort uint32, src, dst uint64, proto uint8, tpSrc, tpDst uint16, hlim uint8) testPacket {
+	var k flow.Key
+	k.Set(flow.FieldEthType, flow.EthTypeIPv6)
+	k.Set(flow.FieldEthSrc, 0x020000000001)
+	k.Set(flow.FieldEthDst, 0x020000000002)
+	k.Set128(flow.FieldIPv6Src, 0xfd00000000000000, src)
+	k.Set128(flow.FieldIPv6Dst, 0xfd00000000000000, dst)
+	k.Set(flow.FieldNwTTL, uint64(hlim))
+	k.Set(flow.FieldNwProto, uint64(proto))
+	k.Set(flow.FieldTpSrc, uint64(tpSrc))
+	k.Set(flow.FieldTpDst, uint64(tpDst))
+	if proto == flow.IPProtoTCP {
+		k.Set(flow.FieldTCPFlags, 0x002)
+	}
+	if proto == flow.IPProtoICMPv6 && tpSrc == 135 {
+		k.Set128(flow.FieldNdTarget, 0xfd00000000000000, dst)
+	}
+	return testPacket{name: name, inPort: inPort, key: k, frame: packet.Build(&k, nil)}
 }

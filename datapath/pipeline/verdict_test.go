@@ -122,6 +122,9 @@ func frameMods(in *flow.Key, frame []byte, inPort uint32, mark uint32, tunID uin
 		s := "none"
 		if ov&vlanCFI != 0 {
 			s = fmt.Sprintf("vid=%d,pcp=%d", ov&0xfff, ov>>13)
+			if tpid := uint16(frame[12])<<8 | uint16(frame[13]); tpid != 0x8100 {
+				s = fmt.Sprintf("tpid=%d,", tpid) + s
+			}
 		}
 		mods = append(mods, "vlan="+s)
 	}
