@@ -22,7 +22,6 @@ import (
 )
 
 const (
-	flowsDir   = "../../testdata/flows"
 	diffPorts  = 8
 	diffSeed   = 20261122
 	randomEach = 60
@@ -420,25 +419,6 @@ var datapathSequences = map[string][]dpSequence{
 		synAckAck("snat", withMACs(tcp4("", 4, "10.0.0.9", "198.51.100.1", 4000, 443, 0), 0x020000000004, 0x020000000005)),
 		synAckAck("untracked", tcp4("", 5, "192.168.0.1", "198.51.100.1", 4001, 443, 0x020000000005)),
 	},
-}
-
-// tcpSegFrom gives a TCP packet other flags and sequence numbers.
-func tcpSegFrom(p testPacket, flags uint64, seq, ack uint32) testPacket {
-	p.key.Set(flow.FieldTCPFlags, flags)
-	p.frame = packet.Build(&p.key, nil)
-	if p.key.Get(flow.FieldNwProto) == flow.IPProtoTCP {
-		setTCPSeq(p.frame, seq, ack)
-	}
-	return p
-}
-
-func setTCPSeq(frame []byte, seq, ack uint32) {
-	var k flow.Key
-	var info packet.Info
-	packet.Extract(frame, 0, &k, &info)
-	binary.BigEndian.PutUint32(frame[info.L4+4:], seq)
-	binary.BigEndian.PutUint32(frame[info.L4+8:], ack)
-	packet.CompleteChecksums(frame, &info)
 }
 
 // turnAround builds the answer to a transmitted frame: addresses and ports swapped, arriving

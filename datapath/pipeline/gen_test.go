@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 
@@ -8,6 +9,9 @@ import (
 	"github.com/sluicenet/sluice/datapath/flow"
 	"github.com/sluicenet/sluice/datapath/packet"
 )
+
+// flowsDir holds the flow sets (testdata/flows at the repository root).
+const flowsDir = "../../testdata/flows"
 
 // testPacket is one generated case: a frame, its input port and the ct states to assume at
 // each recirculation.
@@ -212,4 +216,23 @@ func ip6(name string, inPort uint32, src, dst uint64, proto uint8, tpSrc, tpDst 
 		k.Set128(flow.FieldNdTarget, 0xfd00000000000000, dst)
 	}
 	return testPacket{name: name, inPort: inPort, key: k, frame: packet.Build(&k, nil)}
+}
+
+// tcpSegFrom gives a TCP packet other flags and sequence numbers.
+func tcpSegFrom(p testPacket, flags uint64, seq, ack uint32) testPacket {
+	p.key.Set(flow.FieldTCPFlags, flags)
+	p.frame = packet.Build(&p.key, nil)
+	if p.key.Get(flow.FieldNwProto) == flow.IPProtoTCP {
+		setTCPSeq(p.frame, seq, ack)
+	}
+	return p
+}
+
+func setTCPSeq(frame []byte, seq, ack uint32) {
+	var k flow.Key
+	var info packet.Info
+	packet.Extract(frame, 0, &k, &info)
+	binary.BigEndian.PutUint32(frame[info.L4+4:], seq)
+	binary.BigEndian.PutUint32(frame[info.L4+8:], ack)
+	packet.CompleteChecksums(frame, &info)
 }

@@ -260,16 +260,18 @@ table=2,priority=100,ct_mark=0x7,in_port=2,actions=output:1
 `
 
 func tcpSeg(name string, inPort uint32, src, dst string, sport, dport uint16, flags uint64, seq, ack uint32) testPacket {
-	p := tcp4(name, inPort, src, dst, sport, dport, 0x020000000001)
-	p.key.Set(flow.FieldTCPFlags, flags)
-	p.frame = packet.Build(&p.key, nil)
-	binary.BigEndian.PutUint32(p.frame[14+20+4:], seq)
-	binary.BigEndian.PutUint32(p.frame[14+20+8:], ack)
-	var k flow.Key
-	var info packet.Info
-	packet.Extract(p.frame, inPort, &k, &info)
-	packet.CompleteChecksums(p.frame, &info)
-	return p
+	return tcpSegFrom(tcp4(name, inPort, src, dst, sport, dport, 0x020000000001), flags, seq, ack)
+}
+
+// natHandshake runs SYN and SYN-ACK through natFlows and returns the client's ACK, which then
+// takes the cached path.
+func natHandshake(r *Runner) []byte {
+	var res Result
+	r.Process(tcpSeg("syn", 1, "10.0.0.1", "10.96.0.1", 3333, 80, 0x002, 100, 0).frame, 1, &res)
+	r.Process(tcpSeg("synack", 2, "10.0.0.2", "10.0.0.1", 8080, 3333, 0x012, 500, 101).frame, 2, &res)
+	ack := tcpSeg("ack", 1, "10.0.0.1", "10.96.0.1", 3333, 80, 0x010, 101, 501).frame
+	r.Process(ack, 1, &res)
+	return ack
 }
 
 func TestConntrackNATRoundTrip(t *testing.T) {
@@ -314,9 +316,7 @@ func TestCachedPathAndInvalidation(t *testing.T) {
 	p := newTestPipeline(t, natFlows, "")
 	r := p.NewRunner()
 	var res Result
-	r.Process(tcpSeg("syn", 1, "10.0.0.1", "10.96.0.1", 3333, 80, 0x002, 100, 0).frame, 1, &res)
-	r.Process(tcpSeg("synack", 2, "10.0.0.2", "10.0.0.1", 8080, 3333, 0x012, 500, 101).frame, 2, &res)
-	ack := tcpSeg("ack", 1, "10.0.0.1", "10.96.0.1", 3333, 80, 0x010, 101, 501).frame
+	ack := natHandshake(r)
 	r.Process(ack, 1, &res)
 	before := r.CacheStats()
 	r.Process(ack, 1, &res)
@@ -347,9 +347,7 @@ func TestCachedPathAllocs(t *testing.T) {
 	p := newTestPipeline(t, natFlows, "")
 	r := p.NewRunner()
 	var res Result
-	r.Process(tcpSeg("syn", 1, "10.0.0.1", "10.96.0.1", 3333, 80, 0x002, 100, 0).frame, 1, &res)
-	r.Process(tcpSeg("synack", 2, "10.0.0.2", "10.0.0.1", 8080, 3333, 0x012, 500, 101).frame, 2, &res)
-	ack := tcpSeg("ack", 1, "10.0.0.1", "10.96.0.1", 3333, 80, 0x010, 101, 501).frame
+	ack := natHandshake(r)
 	r.Process(ack, 1, &res)
 	allocs := testing.AllocsPerRun(200, func() { r.Process(ack, 1, &res) })
 	if allocs != 0 {

@@ -194,3 +194,26 @@ func (tr *Trace) Tables() []int {
 	}
 	return ts
 }
+
+// parseDpifShow reads the datapath → OpenFlow port numbering from dpif/show lines such as
+// "    p1 1/1: (dummy)" (name ofport/odp-port).
+func parseDpifShow(out string) (map[uint32]uint32, error) {
+	m := make(map[uint32]uint32)
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 || !strings.HasSuffix(f[1], ":") || !strings.Contains(f[1], "/") {
+			continue
+		}
+		of, odp, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "/")
+		ofn, err1 := strconv.ParseUint(of, 10, 32)
+		odpn, err2 := strconv.ParseUint(odp, 10, 32)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		m[uint32(odpn)] = uint32(ofn)
+	}
+	if len(m) == 0 {
+		return nil, fmt.Errorf("parse dpif/show: no ports in %q", out)
+	}
+	return m, nil
+}
