@@ -83,6 +83,10 @@ type SetField struct {
 	Field Field
 	Value Value
 	Mask  Value
+
+	// pushVLAN marks mod_vlan_vid/mod_vlan_pcp, which push an 802.1Q header first when the
+	// packet has none; Flow normalisation turns that into an explicit PushVLAN and clears it.
+	pushVLAN bool
 }
 
 // Move copies Src into Dst (move:a[..]->b[..]); both have the same Bits.

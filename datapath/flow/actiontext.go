@@ -16,7 +16,8 @@ type kv struct {
 
 // splitList splits s at top-level commas into key/value elements, as OVS's
 // ofputil_parse_key_value does: a key ends at ':', '=', '(' or ','; a value after ':' or '='
-// runs to the next comma outside parentheses; a value in parentheses runs to the matching ')'.
+// runs to the next comma or white space outside parentheses; a value in parentheses runs to
+// the matching ')'.
 func splitList(s string) ([]kv, error) {
 	var out []kv
 	for {
@@ -58,7 +59,7 @@ func splitList(s string) ([]kv, error) {
 					depth++
 				} else if s[j] == ')' {
 					depth--
-				} else if s[j] == ',' && depth <= 0 {
+				} else if depth <= 0 && (s[j] == ',' || s[j] == ' ' || s[j] == '\t' || s[j] == '\r' || s[j] == '\n') {
 					break
 				}
 			}
@@ -419,6 +420,9 @@ func parseController(v string, paren bool) (Action, error) {
 			if c.UserData, err = parseHexBytes(e.value); err != nil {
 				return nil, fmt.Errorf("userdata: %w", err)
 			}
+			if len(c.UserData) == 0 {
+				c.UserData = nil
+			}
 		case "pause":
 			c.Pause = true
 		case "meter_id":
@@ -457,6 +461,12 @@ func parseSetField(v string) (Action, error) {
 	if err != nil {
 		return nil, fmt.Errorf("set_field:%s: %w", v, err)
 	}
+	if mask.isZero() {
+		return nil, fmt.Errorf("set_field:%s: mask is zero", v)
+	}
+	if !value.andNot(mask).isZero() {
+		return nil, fmt.Errorf("set_field:%s: value has bits outside its mask (OFPBMC_BAD_WILDCARDS)", v)
+	}
 	return &SetField{Field: f, Value: value, Mask: mask}, nil
 }
 
@@ -470,28 +480,25 @@ func parseSetValue(f Field, s string) (Value, Value, error) {
 		v, m, err := parseValue(f, s)
 		return v, m, err
 	}
-	if sp.kind == kindHex || sp.kind == kindDec {
+	if sp.kind == kindHex || sp.kind == kindDec || (sp.kind == kindPort && strings.Contains(s, "/")) {
 		vs, ms, masked := strings.Cut(s, "/")
 		v, err := parseInt(vs)
 		if err != nil {
 			return v, v, err
 		}
-		m := ones(sp.bits)
+		w := f.valueWidth()
+		m := ones(w)
 		if masked {
 			if m, err = parseInt(ms); err != nil {
 				return v, m, err
 			}
 		}
-		if v.bitLen() > int(sp.bits) || m.bitLen() > int(sp.bits) {
-			return v, m, fmt.Errorf("value %s does not fit in %s's %d bits", s, sp.name, sp.bits)
+		if v.bitLen() > int(w) || m.bitLen() > int(w) {
+			return v, m, fmt.Errorf("value %s does not fit in %s's %d bits", s, sp.name, w)
 		}
 		return v, m, nil
 	}
-	v, m, err := parseValue(f, s)
-	if f == FieldInPort {
-		m = ones(sp.bits)
-	}
-	return v, m, err
+	return parseValue(f, s)
 }
 
 func parseLoad(v string) (Action, error) {
@@ -513,7 +520,11 @@ func parseLoad(v string) (Action, error) {
 	if n.bitLen() > int(sf.Bits) {
 		return nil, fmt.Errorf("load:%s: value %s does not fit into %d bits", v, val, sf.Bits)
 	}
-	return &SetField{Field: sf.Field, Value: n.shl(sf.Ofs), Mask: sf.mask()}, nil
+	mask := sf.mask()
+	if sf.Field == FieldInPort && sf.Bits == sf.Field.Width() {
+		mask = ones(32) // NXM_OF_IN_PORT[] is the whole port: OVS stores a full set_field
+	}
+	return &SetField{Field: sf.Field, Value: n.shl(sf.Ofs), Mask: mask}, nil
 }
 
 func parseMove(v string) (Action, error) {
@@ -568,13 +579,13 @@ func parseMod(name, v string) (Action, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s:%s: VLAN VID must be 0 through 4095", name, v)
 		}
-		return &SetField{Field: FieldVLANVID, Value: Value{Lo: 0x1000 | n}, Mask: ones(13)}, nil
+		return &SetField{Field: FieldVLANVID, Value: Value{Lo: 0x1000 | n}, Mask: ones(13), pushVLAN: name == "mod_vlan_vid"}, nil
 	case "mod_vlan_pcp", "set_vlan_pcp":
 		n, err := parseUintBits(v, 3)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%s: VLAN priority must be 0 through 7", name, v)
 		}
-		return &SetField{Field: FieldVLANPCP, Value: Value{Lo: n}, Mask: ones(3)}, nil
+		return &SetField{Field: FieldVLANPCP, Value: Value{Lo: n}, Mask: ones(3), pushVLAN: name == "mod_vlan_pcp"}, nil
 	}
 	val, mask, err := parseValue(f, v)
 	if err != nil {
@@ -592,6 +603,9 @@ func parseResubmit(v string, paren bool) (Action, error) {
 		p, err := parsePort(v)
 		if err != nil {
 			return nil, fmt.Errorf("resubmit:%s: %w", v, err)
+		}
+		if p == PortInPort {
+			return nil, fmt.Errorf("resubmit:%s: at least one \"in_port\" or \"table\" must be specified on resubmit", v)
 		}
 		r.Port = p
 		return r, nil
@@ -1097,7 +1111,7 @@ func (n *NAT) String() string {
 	if !n.Src && !n.Dst {
 		return "nat"
 	}
-	s := "nat(" + map[bool]string{true: "src", false: "dst"}[n.Src]
+	s := "nat(" + pick(n.Src, "src", "dst")
 	if n.MinAddr.IsValid() {
 		addr := func(a netip.Addr) string {
 			if a.Is4() {

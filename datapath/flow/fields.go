@@ -158,6 +158,7 @@ func init() {
 	// OVS's tp_src/tp_dst are aliases of tcp_src/tcp_dst in actions; in a match they name the
 	// shared bits whatever the protocol (Match.ParseMatchField only uses the position).
 	textNames["tp_src"], textNames["tp_dst"] = FieldTCPSrc, FieldTCPDst
+	textNames["NXM_OF_TCP_SRC"], textNames["NXM_OF_TCP_DST"] = FieldTCPSrc, FieldTCPDst
 }
 
 // textNames maps every name the text form accepts for a field (OVS names, aliases, NXM and
@@ -183,6 +184,16 @@ func (f Field) Width() uint16 {
 		return 0
 	}
 	return specs[f].bits
+}
+
+// valueWidth is the width of the field's values in set_field and matches: its Width, except
+// in_port, whose values are 32-bit OpenFlow 1.1 port numbers (NXM_OF_IN_PORT[] subfields are
+// 16 bits, and read the low half).
+func (f Field) valueWidth() uint16 {
+	if f == FieldInPort {
+		return 32
+	}
+	return f.Width()
 }
 
 // Writable reports whether set_field, load and move may write the field.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,8 +34,11 @@ func ParseFlowFilter(s string) (*Flow, error) {
 
 // ParseFlows parses one flow per line, as ovs-ofctl add-flows reads a file: blank lines and
 // lines starting with '#' are skipped. Errors carry the line number.
-func ParseFlows(r io.Reader) ([]*Flow, error) {
-	var flows []*Flow
+func ParseFlows(r io.Reader) ([]*Flow, error) { return parseLines(r, "flows", ParseFlow) }
+
+// parseLines parses one item per line, skipping blank lines and '#' comments.
+func parseLines[T any](r io.Reader, what string, parse func(string) (T, error)) ([]T, error) {
+	var out []T
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
 	line := 0
@@ -44,16 +48,16 @@ func ParseFlows(r io.Reader) ([]*Flow, error) {
 		if t == "" || strings.HasPrefix(t, "#") {
 			continue
 		}
-		f, err := ParseFlow(t)
+		v, err := parse(t)
 		if err != nil {
 			return nil, fmt.Errorf("line %d: %w", line, err)
 		}
-		flows = append(flows, f)
+		out = append(out, v)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read flows: %w", err)
+		return nil, fmt.Errorf("read %s: %w", what, err)
 	}
-	return flows, nil
+	return out, nil
 }
 
 func parseFlow(s string, withActions bool) (*Flow, error) {
@@ -118,16 +122,8 @@ func parseFlow(s string, withActions bool) (*Flow, error) {
 				}
 				f.Cookie &= f.CookieMask
 			}
-		case "send_flow_rem":
-			f.Flags |= FlagSendFlowRem
-		case "check_overlap":
-			f.Flags |= FlagCheckOverlap
-		case "reset_counts":
-			f.Flags |= FlagResetCounts
-		case "no_packet_counts":
-			f.Flags |= FlagNoPacketCounts
-		case "no_byte_counts":
-			f.Flags |= FlagNoByteCounts
+		case "send_flow_rem", "check_overlap", "reset_counts", "no_packet_counts", "no_byte_counts":
+			f.Flags |= FlowFlags(1) << slices.Index(flowFlagNames, e.key)
 		case "duration":
 			sec, err := strconv.ParseFloat(strings.TrimSuffix(e.value, "s"), 64)
 			if err != nil || sec < 0 {
@@ -162,6 +158,7 @@ func parseFlow(s string, withActions bool) (*Flow, error) {
 			}
 		}
 	}
+	f.Match.normalize()
 	if withActions {
 		f.normalize()
 		if err := f.validate(); err != nil {
@@ -172,6 +169,9 @@ func parseFlow(s string, withActions bool) (*Flow, error) {
 	}
 	return f, nil
 }
+
+// flowFlagNames are the FlowFlags bits' names, bit 0 first.
+var flowFlagNames = []string{"send_flow_rem", "check_overlap", "reset_counts", "no_packet_counts", "no_byte_counts"}
 
 // parseCookie parses a 64-bit cookie; "-1" is all ones (as in cookie=0x5/-1).
 func parseCookie(s string) (uint64, error) {
@@ -198,16 +198,50 @@ func (f *Flow) normalize() {
 			src := sf.Field == FieldTpSrc
 			switch proto {
 			case IPProtoTCP:
-				sf.Field = map[bool]Field{true: FieldTCPSrc, false: FieldTCPDst}[src]
+				sf.Field = pick(src, FieldTCPSrc, FieldTCPDst)
 			case IPProtoUDP:
-				sf.Field = map[bool]Field{true: FieldUDPSrc, false: FieldUDPDst}[src]
+				sf.Field = pick(src, FieldUDPSrc, FieldUDPDst)
 			case IPProtoSCTP:
-				sf.Field = map[bool]Field{true: FieldSCTPSrc, false: FieldSCTPDst}[src]
+				sf.Field = pick(src, FieldSCTPSrc, FieldSCTPDst)
 			}
 		}
 	}
 	fix(f.Instructions.Apply)
 	fix(f.Instructions.Write)
+	f.Instructions.Apply = pushVLANIfNeeded(f.Instructions.Apply, f.Match.satisfies(preVLAN, 0))
+	f.Instructions.Write = pushVLANIfNeeded(f.Instructions.Write, f.Match.satisfies(preVLAN, 0))
+}
+
+// pushVLANIfNeeded makes mod_vlan_vid/mod_vlan_pcp's implicit push explicit, as OVS does:
+// where the packet has no VLAN header at that point, a push_vlan:0x8100 goes first.
+func pushVLANIfNeeded(acts []Action, vlan bool) []Action {
+	var out []Action
+	for i, a := range acts {
+		switch a := a.(type) {
+		case *PushVLAN:
+			vlan = true
+		case *PopVLAN:
+			vlan = false
+		case *SetField:
+			if a.pushVLAN {
+				a.pushVLAN = false
+				if !vlan {
+					if out == nil {
+						out = append([]Action(nil), acts[:i]...)
+					}
+					out = append(out, &PushVLAN{EthType: EthTypeVLAN})
+					vlan = true
+				}
+			}
+		}
+		if out != nil {
+			out = append(out, a)
+		}
+	}
+	if out == nil {
+		return acts
+	}
+	return out
 }
 
 // String prints the flow as `ovs-ofctl dump-flows --no-stats` does (without its leading
@@ -242,7 +276,7 @@ func (f *Flow) format(stats bool) string {
 	if f.HardTimeout != 0 {
 		fmt.Fprintf(&b, "hard_timeout=%d, ", f.HardTimeout)
 	}
-	for i, name := range []string{"send_flow_rem", "check_overlap", "reset_counts", "no_packet_counts", "no_byte_counts"} {
+	for i, name := range flowFlagNames {
 		if f.Flags&(1<<i) != 0 {
 			b.WriteString(name + " ")
 		}

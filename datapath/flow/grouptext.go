@@ -1,7 +1,6 @@
 package flow
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"sort"
@@ -55,28 +54,7 @@ func ParseGroup(s string) (*GroupEntry, error) {
 
 // ParseGroups parses one group per line (add-groups file syntax); blank lines and '#'
 // comments are skipped.
-func ParseGroups(r io.Reader) ([]*GroupEntry, error) {
-	var out []*GroupEntry
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
-	line := 0
-	for sc.Scan() {
-		line++
-		t := strings.TrimSpace(sc.Text())
-		if t == "" || strings.HasPrefix(t, "#") {
-			continue
-		}
-		g, err := ParseGroup(t)
-		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", line, err)
-		}
-		out = append(out, g)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read groups: %w", err)
-	}
-	return out, nil
-}
+func ParseGroups(r io.Reader) ([]*GroupEntry, error) { return parseLines(r, "groups", ParseGroup) }
 
 func parseGroup(s string) (*GroupEntry, error) {
 	g := &GroupEntry{Type: GroupAll}
@@ -220,6 +198,17 @@ func parseBucket(s string, t GroupType) (Bucket, error) {
 	}
 	if b.Actions, err = parseActionList(acts); err != nil {
 		return b, fmt.Errorf("bucket %s: %w", s, err)
+	}
+	for _, a := range b.Actions {
+		if sf, ok := a.(*SetField); ok {
+			sf.pushVLAN = false // no match to tell whether the packet has a VLAN header
+		}
+		// A bucket has no match to say which L4 protocol mod_tp_src/mod_tp_dst mean.
+		if sf, ok := a.(*SetField); ok && sf.Field == FieldTpSrc {
+			sf.Field = FieldTCPSrc
+		} else if ok && sf.Field == FieldTpDst {
+			sf.Field = FieldTCPDst
+		}
 	}
 	for _, a := range b.Actions {
 		if o, ok := a.(*Output); ok && o.Port == 0 {

@@ -2,7 +2,6 @@ package flow
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 )
 
@@ -162,6 +161,16 @@ func (m *Match) ParseMatchField(name, value string) error {
 	return nil
 }
 
+// normalize applies OVS's own rewrites of a match: a vlan_tci match that requires "no VLAN"
+// (CFI bit matched as 0) ignores the PCP bits, as OpenFlow 1.2+'s vlan_vid carries none.
+func (m *Match) normalize() {
+	tm := m.Mask.Get(FieldVLANTCI)
+	if tm&0x1000 != 0 && m.Key.Get(FieldVLANTCI)&0x1000 == 0 {
+		m.Mask.Set(FieldVLANTCI, tm&0x1fff)
+		m.Key.Set(FieldVLANTCI, m.Key.Get(FieldVLANTCI)&tm&0x1fff)
+	}
+}
+
 // String prints the match as ovs-ofctl does (OVS's match_format), without a priority.
 func (m *Match) String() string {
 	var b strings.Builder
@@ -271,7 +280,7 @@ func (m *Match) format(b *strings.Builder, priority uint16) {
 		switch dlType {
 		case EthTypeIPv4, EthTypeIPv6:
 			v6 := dlType == EthTypeIPv6
-			name := map[bool]string{false: "ip", true: "ipv6"}[v6]
+			name := pick(v6, "ipv6", "ip")
 			if hasProto {
 				skipProto = true
 				switch {
@@ -280,11 +289,11 @@ func (m *Match) format(b *strings.Builder, priority uint16) {
 				case v6 && proto == IPProtoICMPv6:
 					name = "icmp6"
 				case proto == IPProtoTCP:
-					name = map[bool]string{false: "tcp", true: "tcp6"}[v6]
+					name = pick(v6, "tcp6", "tcp")
 				case proto == IPProtoUDP:
-					name = map[bool]string{false: "udp", true: "udp6"}[v6]
+					name = pick(v6, "udp6", "udp")
 				case proto == IPProtoSCTP:
-					name = map[bool]string{false: "sctp", true: "sctp6"}[v6]
+					name = pick(v6, "sctp6", "sctp")
 				default:
 					skipProto = false
 				}
@@ -384,9 +393,9 @@ func (m *Match) format(b *strings.Builder, priority uint16) {
 			put("nw_frag=no")
 		}
 	case fragAny:
-		put("nw_frag=%s", map[bool]string{true: "yes", false: "no"}[frag&fragAny != 0])
+		put("nw_frag=%s", pick(frag&fragAny != 0, "yes", "no"))
 	case fragLater:
-		put("nw_frag=%s", map[bool]string{true: "later", false: "not_later"}[frag&fragLater != 0])
+		put("nw_frag=%s", pick(frag&fragLater != 0, "later", "not_later"))
 	}
 	switch {
 	case dlType == EthTypeIPv4 && proto == IPProtoICMP:
@@ -416,6 +425,3 @@ func (m *Match) format(b *strings.Builder, priority uint16) {
 		}
 	}
 }
-
-// formatPriority is used by the flow printer for the rare "priority only" case.
-func formatPriority(p uint16) string { return "priority=" + strconv.Itoa(int(p)) }

@@ -112,6 +112,9 @@ func (m *Match) Validate() error {
 	if m.Mask.Get(FieldTCPFlags) != 0 && m.Mask.Get(FieldTCPFlags)&^tcpAll != 0 {
 		return fmt.Errorf("tcp_flags: only 12 bits exist")
 	}
+	if tm, tv := m.Mask.Get(FieldVLANTCI), m.Key.Get(FieldVLANTCI); tm&0x1000 != 0 && tv&0x1000 == 0 && tv != 0 {
+		return fmt.Errorf("vlan_tci=0x%04x/0x%04x: a match on \"no VLAN\" (0x1000 clear) cannot match VID or PCP bits", tv, tm)
+	}
 	for _, c := range matchChecks {
 		if !m.has(c.f) {
 			continue
@@ -128,7 +131,7 @@ func (m *Match) Validate() error {
 	proto, _ := m.ipProto()
 	if m.has(FieldNwSrc) || m.has(FieldNwDst) {
 		if !isARP && et != EthTypeIPv4 {
-			name := map[bool]string{true: "nw_src", false: "nw_dst"}[m.has(FieldNwSrc)]
+			name := pick(m.has(FieldNwSrc), "nw_src", "nw_dst")
 			return fmt.Errorf("%s requires ip (dl_type=0x0800) or arp in the match", name)
 		}
 	}
@@ -141,10 +144,17 @@ func (m *Match) Validate() error {
 		}
 	}
 	if m.has(FieldTpSrc) || m.has(FieldTpDst) {
-		name := map[bool]string{true: "tp_src", false: "tp_dst"}[m.has(FieldTpSrc)]
+		name := pick(m.has(FieldTpSrc), "tp_src", "tp_dst")
 		icmp := (et == EthTypeIPv4 && proto == IPProtoICMP) || (et == EthTypeIPv6 && proto == IPProtoICMPv6)
 		if !m.satisfies(preL4, 0) && !(icmp && m.exact(FieldNwProto)) {
 			return fmt.Errorf("%s requires tcp, udp, sctp or icmp (ip or ipv6 with nw_proto 6, 17, 132, 1 or 58) in the match", name)
+		}
+	}
+	if icmp := (et == EthTypeIPv4 && proto == IPProtoICMP) || (et == EthTypeIPv6 && proto == IPProtoICMPv6); icmp {
+		for _, f := range []Field{FieldTpSrc, FieldTpDst} {
+			if mk := m.Mask.Get(f); mk != 0 && mk != 0xffff {
+				return fmt.Errorf("%s: field does not support masking", pick(f == FieldTpSrc, "icmp_type", "icmp_code"))
+			}
 		}
 	}
 	if m.has(FieldArpSha) && !isARP && !m.satisfies(preNDSolicit, 0) {
@@ -169,8 +179,8 @@ func (f *Flow) Validate() error {
 }
 
 func (f *Flow) validate() error {
-	if f.Table == TableNone {
-		return errors.New("table 255 is not a valid flow table")
+	if f.Table >= 254 {
+		return fmt.Errorf("table %d is reserved (OpenFlow's table 255 is \"all tables\"; OVS keeps 254 for itself)", f.Table)
 	}
 	if err := f.Match.Validate(); err != nil {
 		return err
@@ -179,8 +189,8 @@ func (f *Flow) validate() error {
 	if ins.HasGotoTable && ins.GotoTable <= f.Table {
 		return fmt.Errorf("goto_table:%d does not move forward from table %d (OFPBIC_BAD_TABLE_ID)", ins.GotoTable, f.Table)
 	}
-	if ins.HasGotoTable && ins.GotoTable == TableNone {
-		return errors.New("goto_table:255 is not a valid table")
+	if ins.HasGotoTable && ins.GotoTable >= 254 {
+		return fmt.Errorf("goto_table:%d: table is reserved", ins.GotoTable)
 	}
 	for i, a := range ins.Apply {
 		if _, ok := a.(*Meter); ok && i != 0 {
@@ -240,8 +250,8 @@ func checkActions(acts []Action, m *Match, vlan int) error {
 				err = fmt.Errorf("%s: value has bits outside its mask (OFPBMC_BAD_WILDCARDS)", a)
 			} else if a.Mask.isZero() {
 				err = fmt.Errorf("%s: mask is zero", a)
-			} else if a.Mask.bitLen() > int(a.Field.Width()) || a.Value.bitLen() > int(a.Field.Width()) {
-				err = fmt.Errorf("%s: value does not fit in %s's %d bits", a, specs[a.Field].name, a.Field.Width())
+			} else if w := a.Field.valueWidth(); a.Mask.bitLen() > int(w) || a.Value.bitLen() > int(w) {
+				err = fmt.Errorf("%s: value does not fit in %s's %d bits", a, specs[a.Field].name, w)
 			} else {
 				err = need(a.String(), a.Field, preNone)
 			}
@@ -355,8 +365,8 @@ func checkLearn(l *Learn, m *Match, vlan int) error {
 	if l.Table == TableNone {
 		return errors.New("learn: table id 255 not valid for `learn' action")
 	}
-	// The learned flow's match, built as the specs are: immediates and copies of fields the
-	// flow matches exactly establish prerequisites for later specs.
+	// The learned flow's match, built as OVS's learn_check builds it: only immediate values
+	// establish prerequisites for later specs (a field copied from the packet does not).
 	var learned Match
 	for _, s := range l.Specs {
 		if s.Src.Bits != 0 {
@@ -372,18 +382,15 @@ func checkLearn(l *Learn, m *Match, vlan int) error {
 			if p := specs[s.Dst.Field].pre; !learned.satisfies(p, 0) {
 				return fmt.Errorf("learn: %s: the learned flow matches %s without %s", l, specs[s.Dst.Field].name, prereqText[p])
 			}
-			v := s.Imm
-			if s.Src.Bits != 0 {
-				if s.Src.Field != s.Dst.Field || !m.exact(s.Src.Field) {
-					continue
-				}
-				hi, lo := m.Key.Get128(s.Src.Field)
-				v = Value{hi, lo}.shr(s.Src.Ofs).and(ones(s.Src.Bits))
+			if s.Src.Bits == 0 {
+				learned.setLearned(s.Dst, s.Imm)
 			}
-			learned.setLearned(s.Dst, v)
 		case LearnLoad:
 			if !s.Dst.Field.Writable() {
 				return fmt.Errorf("learn: load to read-only field %s", specs[s.Dst.Field].name)
+			}
+			if p := specs[s.Dst.Field].pre; !learned.satisfies(p, 0) {
+				return fmt.Errorf("learn: %s: the learned flow loads %s without matching %s", l, specs[s.Dst.Field].name, prereqText[p])
 			}
 			if s.Src.Bits == 0 && s.Imm.bitLen() > int(s.Dst.Bits) {
 				return fmt.Errorf("learn: load:%s->%s: value does not fit", s.Imm.hex(), s.Dst)

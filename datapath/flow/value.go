@@ -9,6 +9,14 @@ import (
 	"strings"
 )
 
+// pick returns a when c holds, else b.
+func pick[T any](c bool, a, b T) T {
+	if c {
+		return a
+	}
+	return b
+}
+
 // ones returns a Value with the low n bits set.
 func ones(n uint16) Value {
 	switch {
@@ -203,14 +211,9 @@ func parseFlags(s, what string, names []string, all uint64) (v, m uint64, err er
 			}
 			name := s[:end]
 			s = s[end:]
-			bit := -1
-			for i, n := range names {
-				if n == name {
-					bit = i
-				}
-			}
-			if bit < 0 {
-				return 0, 0, fmt.Errorf("%s: unknown %s flag", name, what)
+			bit, err := flagBit(name, what, names)
+			if err != nil {
+				return 0, 0, err
 			}
 			if m&(1<<bit) != 0 {
 				return 0, 0, fmt.Errorf("%s: each %s flag can be specified only once", name, what)
@@ -240,18 +243,23 @@ func parseFlags(s, what string, names []string, all uint64) (v, m uint64, err er
 		return vv.Lo & mm.Lo, mm.Lo, nil
 	}
 	for _, name := range strings.Split(s, "|") {
-		bit := -1
-		for i, n := range names {
-			if n == name {
-				bit = i
-			}
-		}
-		if bit < 0 {
-			return 0, 0, fmt.Errorf("%s: unknown %s flag", name, what)
+		bit, err := flagBit(name, what, names)
+		if err != nil {
+			return 0, 0, err
 		}
 		v |= 1 << bit
 	}
 	return v, all, nil
+}
+
+// flagBit returns the bit number of a named flag.
+func flagBit(name, what string, names []string) (int, error) {
+	for i, n := range names {
+		if n == name {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("%s: unknown %s flag", name, what)
 }
 
 // formatFlags prints flags as OVS's format_flags_masked does.
@@ -456,7 +464,7 @@ func parseValue(f Field, s string) (v, m Value, err error) {
 // OVS's mf_format does for set_field and learn.
 func formatValue(f Field, v Value, mask *Value) string {
 	sp := &specs[f]
-	if mask != nil && *mask == ones(sp.bits) {
+	if mask != nil && *mask == ones(f.valueWidth()) {
 		mask = nil
 	}
 	if mask != nil && mask.isZero() {
@@ -504,6 +512,16 @@ func formatValue(f Field, v Value, mask *Value) string {
 		}
 		return formatFlags(v.Lo, m, tcpAll, tcpFlagNames)
 	case kindFrag:
+		if mask == nil {
+			switch v.Lo {
+			case 0:
+				return "no"
+			case fragAny:
+				return "first"
+			case fragAny | fragLater:
+				return "later"
+			}
+		}
 		s = strconv.FormatUint(v.Lo, 10)
 	}
 	if mask != nil {

@@ -2,6 +2,8 @@ package packet
 
 import (
 	"encoding/binary"
+
+	"github.com/sluicenet/sluice/datapath/flow"
 )
 
 // Encapsulation writes the outer headers into the headroom in front of an inner Ethernet
@@ -187,6 +189,14 @@ func Decap(frame []byte, info *Info, kind TunnelKind, t *Tunnel) (inner int, ok 
 	t.SrcPort, t.DstPort = be16(udp), be16(udp[2:])
 	t.UDPChecksum = be16(udp[6:]) != 0
 	return int(info.L7) + hl, true
+}
+
+// SetKey stores the tunnel metadata OVS matches on after decapsulation — tun_id (the VNI),
+// tun_src and tun_dst — into k, which Extract filled from the inner frame.
+func (t *Tunnel) SetKey(k *flow.Key) {
+	k.Set(flow.FieldTunID, uint64(t.VNI))
+	k.Set(flow.FieldTunSrc, uint64(binary.BigEndian.Uint32(t.Src[:])))
+	k.Set(flow.FieldTunDst, uint64(binary.BigEndian.Uint32(t.Dst[:])))
 }
 
 // GeneveHeader is a view of a Geneve header (RFC 8926).

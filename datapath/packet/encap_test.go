@@ -100,6 +100,13 @@ func TestEncapDecap(t *testing.T) {
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("tunnel: got %+v, want %+v", got, want)
 			}
+			ik, _ := mustExtract(t, outer[off:info.End])
+			got.SetKey(&ik)
+			if ik.Get(flow.FieldTunID) != 0xabcdef || ik.Get(flow.FieldTunSrc) != a4u("192.0.2.10") ||
+				ik.Get(flow.FieldTunDst) != a4u("192.0.2.11") || ik.Get(flow.FieldTpDst) != 2 {
+				t.Errorf("inner key with tunnel metadata: tun_id %#x tun_src %#x tun_dst %#x tp_dst %d",
+					ik.Get(flow.FieldTunID), ik.Get(flow.FieldTunSrc), ik.Get(flow.FieldTunDst), ik.Get(flow.FieldTpDst))
+			}
 		})
 	}
 }

@@ -22,6 +22,7 @@ type Info struct {
 	NDTarget uint16 // ND target address, 0 unless a well-formed NS/NA carries one
 	NDSLL    uint16 // the MAC inside a source link-layer address option, 0 if none
 	NDTLL    uint16 // the MAC inside a target link-layer address option, 0 if none
+	IPv6Frag uint16 // the IPv6 fragment header (for reassembly), 0 if none
 }
 
 // Flags are facts about a frame that the offsets do not carry.
@@ -269,6 +270,9 @@ func extractIPv6(frame []byte, off int, key *flow.Key, info *Info) DropReason {
 		}
 		p += n
 		if cur == ProtoFragment {
+			if info.IPv6Frag == 0 {
+				info.IPv6Frag = uint16(p - n)
+			}
 			// Offset (13 bits), 2 reserved bits, M. Only an all-zero word is no fragment.
 			if fo := binary.BigEndian.Uint16(h[2:]); fo != 0 {
 				frag = FragAny
@@ -305,16 +309,15 @@ func extractL4(frame []byte, off, end int, proto uint8, key *flow.Key, info *Inf
 		}
 		put(key, &fiTCPFlags, uint64(binary.BigEndian.Uint16(l4[12:])&0x0fff))
 		return ports(l4, hl, key, info)
-	case ProtoUDP:
-		if size < UDPHeaderLen {
+	case ProtoUDP, ProtoSCTP:
+		hl := UDPHeaderLen
+		if proto == ProtoSCTP {
+			hl = SCTPHeaderLen
+		}
+		if size < hl {
 			return DropL4Truncated
 		}
-		return ports(l4, UDPHeaderLen, key, info)
-	case ProtoSCTP:
-		if size < SCTPHeaderLen {
-			return DropL4Truncated
-		}
-		return ports(l4, SCTPHeaderLen, key, info)
+		return ports(l4, hl, key, info)
 	case ProtoICMP, ProtoIGMP:
 		if size < ICMPHeaderLen {
 			return DropL4Truncated
@@ -378,7 +381,10 @@ func extractND(l4 []byte, off int, key *flow.Key, info *Info) DropReason {
 				put(key, &fiTCPFlags, uint64(optType))
 				return DropNDOption
 			}
-			*cur, *curOff = mac, off+p+2
+			*cur = mac
+			if *curOff == 0 {
+				*curOff = off + p + 2 // the first such option, as OVS's rewrite finds it
+			}
 			if optType == 0 {
 				optType = typ
 			}

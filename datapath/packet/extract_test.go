@@ -1,6 +1,7 @@
 package packet
 
 import (
+	"maps"
 	"testing"
 
 	"github.com/sluicenet/sluice/datapath/flow"
@@ -10,15 +11,11 @@ func l2(typ uint64) fields {
 	return fields{flow.FieldEthDst: macDst, flow.FieldEthSrc: macSrc, flow.FieldEthType: typ}
 }
 
-// with returns base plus more (more wins).
-func with(base fields, more fields) fields {
-	out := fields{}
-	for k, v := range base {
-		out[k] = v
-	}
-	for k, v := range more {
-		out[k] = v
-	}
+// with returns a copy of base with more's entries added (more wins).
+func with[K comparable, V any](base, more map[K]V) map[K]V {
+	out := make(map[K]V, len(base)+len(more))
+	maps.Copy(out, base)
+	maps.Copy(out, more)
 	return out
 }
 
@@ -42,17 +39,20 @@ func nsFrame(opts ...[]byte) []byte {
 
 func llOpt(typ uint8, mac uint64) []byte { return cat([]byte{typ, 1}, macb(mac)) }
 
-func TestExtract(t *testing.T) {
+// extractCase is a frame and the key OVS's miniflow_extract makes of it.
+type extractCase struct {
+	name   string
+	frame  []byte
+	reason DropReason
+	want   fields
+	want6  fields128
+}
+
+func extractCases() []extractCase {
 	tcp := tcpHdr(40000, 80, TCPSyn|TCPAck|TCPNs)
 	udp := udpHdr(5353, 53, 4)
 	later := func(ip []byte) { put16(ip[6:], 0x2000|185) }
-	cases := []struct {
-		name   string
-		frame  []byte
-		reason DropReason
-		want   fields
-		want6  fields128
-	}{
+	return []extractCase{
 		{name: "runt", frame: make([]byte, 13), reason: DropEthernetTruncated},
 		{name: "unknown ethertype", frame: cat(ethHdr(0x88cc), make([]byte, 20)), want: l2(0x88cc)},
 		{name: "vlan tag sets cfi and drops dei",
@@ -231,7 +231,19 @@ func TestExtract(t *testing.T) {
 			frame: cat(ethHdr(0x86dd), v6(ProtoICMPv6, 24), []byte{136, 1, 0, 0, 0x60, 0, 0, 0}, a6("2001:db8::99")),
 			want:  v6l2(fields{flow.FieldNwProto: ProtoICMPv6, flow.FieldIcmpType: 136, flow.FieldIcmpCode: 1}), want6: ip6Addrs},
 	}
-	for _, tc := range cases {
+}
+
+// extractTableFrames returns the frames of extractCases, for the comparison with OVS.
+func extractTableFrames() [][]byte {
+	var fs [][]byte
+	for _, tc := range extractCases() {
+		fs = append(fs, tc.frame)
+	}
+	return fs
+}
+
+func TestExtract(t *testing.T) {
+	for _, tc := range extractCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			var k flow.Key
 			var info Info
@@ -261,6 +273,11 @@ func TestExtractInfo(t *testing.T) {
 			frame: cat(ethHdr(0x86dd), v6(ProtoRouting, 8+8), []byte{ProtoUDP, 0, 0, 1, 0, 0, 0, 0}, udpHdr(1, 2, 0)),
 			want: Info{L3: 14, L4: 62, L7: 70, End: 70, EthType: 0x86dd, Proto: ProtoUDP,
 				Flags: FlagIPv6 | FlagL4 | FlagIPv6Route}},
+		{name: "ipv6 fragment header after hop-by-hop",
+			frame: cat(ethHdr(0x86dd), v6(ProtoHopOpts, 8+8+8), []byte{ProtoFragment, 0, 1, 4, 0, 0, 0, 0},
+				[]byte{ProtoUDP, 0, 0, 1, 0, 0, 0, 7}, udpHdr(1, 2, 0)),
+			want: Info{L3: 14, L4: 70, L7: 78, End: 78, EthType: 0x86dd, Proto: ProtoUDP, Frag: FragAny,
+				Flags: FlagIPv6 | FlagL4, IPv6Frag: 62}},
 		{name: "ipv4 later fragment",
 			frame: cat(ethHdr(0x800), v4(ProtoTCP, 20, nil, func(ip []byte) { put16(ip[6:], 3) }), tcp),
 			want:  Info{L3: 14, L4: 34, End: 54, EthType: 0x800, Proto: ProtoTCP, Frag: FragAny | FragLater, Flags: FlagIPv4}},

@@ -22,7 +22,11 @@ import (
 //     whole datagram, but the difference is the same); later fragments have no L4 header.
 //   - SCTP's CRC32c is not incremental: after a port change it is recomputed over the packet
 //     and the old error, if any, carried over (new = old ^ crc(old bytes) ^ crc(new bytes)).
-//     A fragmented SCTP packet's CRC cannot be fixed from one fragment and is left alone.
+//     OVS does this over a first fragment's bytes too (which cannot give the datagram's CRC);
+//     so does SetField, to send the same bytes.
+//   - ARP fields are written into ARP frames only: OVS accepts set_field arp_* on RARP but
+//     does not change the frame. Of an ND packet's link-layer options only the first one is
+//     rewritable (nd_sll when the SLL option comes first, else nd_tll), as OVS's packet_set_nd.
 
 func be16(b []byte) uint16 { return binary.BigEndian.Uint16(b) }
 
@@ -46,40 +50,51 @@ func pseudoCovered(proto uint8, v6 bool) bool {
 	return proto == ProtoTCP || proto == ProtoUDP || (v6 && proto == ProtoICMPv6)
 }
 
-// fixL4 applies an incremental update for bytes old → new (16-bit aligned within the covered
-// data) to the L4 checksum, if the frame has a parsed L4 header with a 16-bit checksum.
-func fixL4(frame []byte, info *Info, old, new []byte) {
+// l4Csum returns the frame's L4 checksum field if it has one to keep up to date: a parsed
+// L4 header with a 16-bit checksum that is in use (an IPv4 UDP checksum of 0 means none).
+func l4Csum(frame []byte, info *Info) ([]byte, bool) {
 	if info.Flags&FlagL4 == 0 {
-		return
+		return nil, false
 	}
 	o := l4CsumOff(info.Proto)
 	if o < 0 {
-		return
+		return nil, false
 	}
 	c := frame[int(info.L4)+o:]
-	hc := be16(c)
-	if info.Proto == ProtoUDP && hc == 0 {
-		return
+	if info.Proto == ProtoUDP && be16(c) == 0 {
+		return nil, false
 	}
-	hc = updateChecksumBytes(hc, old, new)
-	if info.Proto == ProtoUDP && hc == 0 {
+	return c, true
+}
+
+// putL4Csum stores an updated L4 checksum; UDP sends a computed 0 as 0xffff (0 means none).
+func putL4Csum(c []byte, info *Info, hc uint16) {
+	if hc == 0 && info.Proto == ProtoUDP {
 		hc = 0xffff
 	}
 	put16(c, hc)
 }
 
+// fixL4 applies an incremental update for bytes old → new (16-bit aligned within the covered
+// data) to the L4 checksum, if the frame has one.
+func fixL4(frame []byte, info *Info, old, new []byte) {
+	if c, ok := l4Csum(frame, info); ok {
+		putL4Csum(c, info, updateChecksumBytes(be16(c), old, new))
+	}
+}
+
 // write16 stores v at frame[at:] and fixes the L4 checksum (if withL4) and the IPv4 header
 // checksum (if withIP) for the change.
 func write16(frame []byte, info *Info, at int, v uint16, withIP, withL4 bool) {
-	var old, new [2]byte
-	copy(old[:], frame[at:])
-	put16(new[:], v)
+	old := be16(frame[at:])
 	if withL4 {
-		fixL4(frame, info, old[:], new[:])
+		if c, ok := l4Csum(frame, info); ok {
+			putL4Csum(c, info, UpdateChecksum16(be16(c), old, v))
+		}
 	}
 	if withIP {
 		c := frame[int(info.L3)+10:]
-		put16(c, UpdateChecksum16(be16(c), be16(old[:]), v))
+		put16(c, UpdateChecksum16(be16(c), old, v))
 	}
 	put16(frame[at:], v)
 }
@@ -87,7 +102,8 @@ func write16(frame []byte, info *Info, at int, v uint16, withIP, withL4 bool) {
 // SetField writes v into field f of the frame for the fields OpenFlow set_field/load can
 // change on a packet, fixing checksums as it goes, and reports whether the frame had the
 // field. Fields that share bits in the key are told apart by the frame: tp_src on an ICMP
-// packet is its type, arp_sha on a neighbour advertisement is its nd_sll.
+// packet is its type, arp_sha on a neighbour solicitation is its nd_sll. The protocol-specific
+// names (tcp_src, udp_dst, sctp_src, icmpv6_type, …) write only a frame of their protocol.
 //
 // Values are as in flow.Key: vlan_tci and vlan_vid carry the CFI/present bit (0x1000), which
 // is never written to the wire (a value without it does nothing: use PopVLAN); nw_tos is the
@@ -131,6 +147,9 @@ func SetField(frame []byte, info *Info, f flow.Field, v uint64) bool {
 		src := f == flow.FieldNwSrc || f == flow.FieldArpSpa
 		switch {
 		case info.Flags&FlagARP != 0:
+			if info.EthType != EtherTypeARP {
+				return false // OVS does not write ARP fields into RARP frames
+			}
 			at := int(info.L3) + 24
 			if src {
 				at = int(info.L3) + 14
@@ -163,14 +182,22 @@ func SetField(frame []byte, info *Info, f flow.Field, v uint64) bool {
 	case flow.FieldNwTTL:
 		return setTTL(frame, info, uint8(v))
 	case flow.FieldArpOp, flow.FieldNwProto:
-		if info.Flags&FlagARP == 0 {
-			return false // nw_proto of an IP packet is not writable
+		if info.Flags&FlagARP == 0 || info.EthType != EtherTypeARP {
+			return false // nw_proto of an IP packet is not writable; RARP as OVS: not written
 		}
 		put16(frame[int(info.L3)+6:], uint16(v&0xff))
 		info.Proto = uint8(v)
 		return true
 	case flow.FieldTpSrc, flow.FieldTpDst, flow.FieldIcmpType, flow.FieldIcmpCode:
 		return setL4(frame, info, f == flow.FieldTpSrc || f == flow.FieldIcmpType, uint16(v))
+	case flow.FieldTCPSrc, flow.FieldTCPDst, flow.FieldUDPSrc, flow.FieldUDPDst, flow.FieldSCTPSrc,
+		flow.FieldSCTPDst, flow.FieldIcmpv6Type, flow.FieldIcmpv6Code:
+		// The protocol-specific names write only a frame of their protocol.
+		if info.Proto != l4ProtoOf[f] {
+			return false
+		}
+		src := f == flow.FieldTCPSrc || f == flow.FieldUDPSrc || f == flow.FieldSCTPSrc || f == flow.FieldIcmpv6Type
+		return setL4(frame, info, src, uint16(v))
 	case flow.FieldIPv6Label:
 		if info.Flags&FlagIPv6 == 0 {
 			return false
@@ -182,6 +209,9 @@ func SetField(frame []byte, info *Info, f flow.Field, v uint64) bool {
 	case flow.FieldArpSha, flow.FieldArpTha, flow.FieldNdSll, flow.FieldNdTll:
 		sha := f == flow.FieldArpSha || f == flow.FieldNdSll
 		if info.Flags&FlagARP != 0 {
+			if info.EthType != EtherTypeARP {
+				return false
+			}
 			at := int(info.L3) + 18
 			if sha {
 				at = int(info.L3) + 8
@@ -189,11 +219,13 @@ func SetField(frame []byte, info *Info, f flow.Field, v uint64) bool {
 			putMAC(frame[at:], v)
 			return true
 		}
-		at := info.NDTLL
+		// As OVS's packet_set_nd: only the first link-layer option of the packet is
+		// rewritten, so nd_tll cannot change when an SLL option comes first, and vice versa.
+		at, other := info.NDTLL, info.NDSLL
 		if sha {
-			at = info.NDSLL
+			at, other = info.NDSLL, info.NDTLL
 		}
-		if at == 0 {
+		if at == 0 || other != 0 && other < at {
 			return false
 		}
 		var mac [6]byte
@@ -242,21 +274,29 @@ func SetField128(frame []byte, info *Info, f flow.Field, hi, lo uint64) bool {
 	return true
 }
 
+// l4ProtoOf is the IP protocol of each protocol-specific L4 field.
+var l4ProtoOf = [flow.NumFields]uint8{
+	flow.FieldTCPSrc: ProtoTCP, flow.FieldTCPDst: ProtoTCP,
+	flow.FieldUDPSrc: ProtoUDP, flow.FieldUDPDst: ProtoUDP,
+	flow.FieldSCTPSrc: ProtoSCTP, flow.FieldSCTPDst: ProtoSCTP,
+	flow.FieldIcmpv6Type: ProtoICMPv6, flow.FieldIcmpv6Code: ProtoICMPv6,
+}
+
 func putMAC(b []byte, v uint64) {
 	put16(b, uint16(v>>32))
 	binary.BigEndian.PutUint32(b[2:], uint32(v))
 }
 
 func setIPv4Addr(frame []byte, info *Info, at int, addr uint32) {
-	var old, new [4]byte
-	copy(old[:], frame[at:])
-	binary.BigEndian.PutUint32(new[:], addr)
+	old := binary.BigEndian.Uint32(frame[at:])
 	if pseudoCovered(info.Proto, false) {
-		fixL4(frame, info, old[:], new[:])
+		if c, ok := l4Csum(frame, info); ok {
+			putL4Csum(c, info, UpdateChecksum32(be16(c), old, addr))
+		}
 	}
 	c := frame[int(info.L3)+10:]
-	put16(c, UpdateChecksum32(be16(c), binary.BigEndian.Uint32(old[:]), addr))
-	copy(frame[at:], new[:])
+	put16(c, UpdateChecksum32(be16(c), old, addr))
+	binary.BigEndian.PutUint32(frame[at:], addr)
 }
 
 // TOS returns the IPv4 ToS byte or IPv6 traffic class of the frame.
@@ -351,10 +391,6 @@ func setL4(frame []byte, info *Info, src bool, v uint16) bool {
 }
 
 func setSCTPPort(frame []byte, info *Info, at int, v uint16) {
-	if info.Frag != 0 {
-		put16(frame[at:], v)
-		return
-	}
 	s := frame[info.L4:info.End]
 	old := binary.LittleEndian.Uint32(s[8:])
 	before := sctpChecksum(s)
@@ -374,7 +410,8 @@ func SetICMPID(frame []byte, info *Info, id uint16) bool {
 
 // shiftOffsets adds d to every non-zero offset in info.
 func (info *Info) shiftOffsets(d int) {
-	for _, p := range [...]*uint16{&info.L3, &info.L4, &info.L7, &info.VLAN, &info.NDTarget, &info.NDSLL, &info.NDTLL} {
+	for _, p := range [...]*uint16{&info.L3, &info.L4, &info.L7, &info.VLAN, &info.NDTarget, &info.NDSLL,
+		&info.NDTLL, &info.IPv6Frag} {
 		if *p != 0 {
 			*p = uint16(int(*p) + d)
 		}
@@ -412,7 +449,8 @@ func PopVLAN(buf []byte, start int, info *Info) (int, bool) {
 	copy(buf[n:n+12], buf[start:start+12])
 	info.shiftOffsets(-VLANHeaderLen)
 	info.VLAN = 0
-	if t := be16(buf[n+12:]); t == EtherTypeVLAN || t == EtherTypeQinQ {
+	if t := be16(buf[n+12:]); (t == EtherTypeVLAN || t == EtherTypeQinQ) && len(buf)-n >= 18 {
+		// As Extract: a tag counts only with its TCI and the next type present.
 		info.VLAN = 12
 	}
 	return n, true

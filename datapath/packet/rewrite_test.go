@@ -16,22 +16,11 @@ func baseKey(typ uint64, proto uint8, more fields, more6 fields128) flow.Key {
 		f = v4l2(fields{flow.FieldNwProto: uint64(proto)})
 	case EtherTypeIPv6:
 		f = v6l2(fields{flow.FieldNwProto: uint64(proto)})
-		more6 = with128(ip6Addrs, more6)
+		more6 = with(ip6Addrs, more6)
 	default:
 		f = l2(typ)
 	}
 	return keyOf(1, with(f, more), more6)
-}
-
-func with128(a, b fields128) fields128 {
-	out := fields128{}
-	for k, v := range a {
-		out[k] = v
-	}
-	for k, v := range b {
-		out[k] = v
-	}
-	return out
 }
 
 // checkRewrite extracts frame and compares it with want, and checks every checksum.
@@ -57,6 +46,9 @@ func TestSetField(t *testing.T) {
 	icmp6Key := baseKey(EtherTypeIPv6, ProtoICMPv6, fields{flow.FieldIcmpType: 128}, nil)
 	ndKey := baseKey(EtherTypeIPv6, ProtoICMPv6, fields{flow.FieldIcmpType: 136, flow.FieldNdSll: macSrc,
 		flow.FieldNdTll: macDst, flow.FieldTCPFlags: 1}, fields128{flow.FieldNdTarget: ndTarget()})
+	naKey := baseKey(EtherTypeIPv6, ProtoICMPv6, fields{flow.FieldIcmpType: 136, flow.FieldNdTll: macDst,
+		flow.FieldTCPFlags: 2}, fields128{flow.FieldNdTarget: ndTarget()})
+	rarpKey := baseKey(EtherTypeRARP, 0, fields{flow.FieldArpOp: 3}, nil)
 	arpKey := baseKey(EtherTypeARP, 0, fields{flow.FieldArpOp: 1, flow.FieldArpSpa: 1, flow.FieldArpTpa: 2,
 		flow.FieldArpSha: 3, flow.FieldArpTha: 4}, nil)
 	vlanKey := tcpKey
@@ -102,13 +94,21 @@ func TestSetField(t *testing.T) {
 		{name: "icmp type", key: icmpKey, field: flow.FieldIcmpType, value: 0},
 		{name: "icmp code via tp_dst", key: icmpKey, field: flow.FieldTpDst, value: 3},
 		{name: "icmpv6 type", key: icmp6Key, field: flow.FieldIcmpType, value: 129},
+		{name: "tcp_src by its own name", key: tcpKey, field: flow.FieldTCPSrc, value: 22, want: fields{flow.FieldTpSrc: 22}},
+		{name: "udp_dst by its own name", key: udp6Key, field: flow.FieldUDPDst, value: 4789, want: fields{flow.FieldTpDst: 4789}},
+		{name: "sctp_dst by its own name", key: sctpKey, field: flow.FieldSCTPDst, value: 7, want: fields{flow.FieldTpDst: 7}},
+		{name: "icmpv6_code by its own name", key: icmp6Key, field: flow.FieldIcmpv6Code, value: 1, want: fields{flow.FieldTpDst: 1}},
+		{name: "tcp_dst on udp", key: udpKey, field: flow.FieldTCPDst, value: 1, fail: true},
+		{name: "icmpv6_type on icmp", key: icmpKey, field: flow.FieldIcmpv6Type, value: 1, fail: true},
 		{name: "ipv6 label", key: tcp6Key, field: flow.FieldIPv6Label, value: 0xfedcb},
 		{name: "ipv6 src tcp", key: tcp6Key, field: flow.FieldIPv6Src, value6: a6u("2001:db8:1::5")},
 		{name: "ipv6 dst udp", key: udp6Key, field: flow.FieldIPv6Dst, value6: a6u("fe80::1")},
 		{name: "ipv6 dst icmpv6", key: icmp6Key, field: flow.FieldIPv6Dst, value6: a6u("2001:db8:ffff::")},
 		{name: "nd target", key: ndKey, field: flow.FieldNdTarget, value6: a6u("2001:db8::77")},
 		{name: "nd sll", key: ndKey, field: flow.FieldNdSll, value: 0x0e0000000001},
-		{name: "nd tll via arp_tha", key: ndKey, field: flow.FieldArpTha, value: 0x0e0000000002},
+		{name: "nd tll via arp_tha", key: naKey, field: flow.FieldArpTha, value: 0x0e0000000002},
+		{name: "nd tll behind an sll option, as OVS", key: ndKey, field: flow.FieldNdTll, value: 1, fail: true},
+		{name: "rarp fields, as OVS", key: rarpKey, field: flow.FieldArpSpa, value: 1, fail: true},
 		{name: "arp op", key: arpKey, field: flow.FieldArpOp, value: 2},
 		{name: "arp spa", key: arpKey, field: flow.FieldArpSpa, value: a4u("192.0.2.9")},
 		{name: "arp tpa via nw_dst", key: arpKey, field: flow.FieldNwDst, value: a4u("192.0.2.8")},
@@ -363,7 +363,7 @@ func randRewrite(r *rand.Rand, k *flow.Key) (flow.Field, uint64, [2]uint64, bool
 	proto := uint8(k.Get(flow.FieldNwProto))
 	l4 := k.Get(flow.FieldNwFrag)&FragLater == 0
 	switch typ {
-	case EtherTypeARP, EtherTypeRARP:
+	case EtherTypeARP: // not RARP: OVS leaves those frames alone, and so does SetField
 		cand = append(cand, flow.FieldArpOp, flow.FieldArpSpa, flow.FieldArpTpa, flow.FieldArpSha, flow.FieldArpTha)
 	case EtherTypeIPv4, EtherTypeIPv6:
 		cand = append(cand, flow.FieldNwTOS, flow.FieldIPDSCP, flow.FieldNwECN, flow.FieldNwTTL)
@@ -381,10 +381,11 @@ func randRewrite(r *rand.Rand, k *flow.Key) (flow.Field, uint64, [2]uint64, bool
 				if t := k.Get(flow.FieldIcmpType); t == 135 || t == 136 {
 					cand = cand[:len(cand)-2] // keep it an ND packet
 					cand = append(cand, flow.FieldNdTarget)
-					if k.Get(flow.FieldNdSll) != 0 {
+					// Only the first link-layer option is rewritable (as OVS).
+					switch k.Get(flow.FieldTCPFlags) {
+					case NDOptSourceLLAddr:
 						cand = append(cand, flow.FieldNdSll)
-					}
-					if k.Get(flow.FieldNdTll) != 0 {
+					case NDOptTargetLLAddr:
 						cand = append(cand, flow.FieldNdTll)
 					}
 				}
