@@ -153,6 +153,7 @@ func runFlowSet(t *testing.T, sw *ovstest.Switch, path, name string, ports []uin
 		t.Fatal(err)
 	}
 	groupsText, _ := os.ReadFile(strings.TrimSuffix(path, ".txt") + ".groups")
+	metersText, _ := os.ReadFile(strings.TrimSuffix(path, ".txt") + ".meters")
 	groupsText = selectNoMethod.ReplaceAll(groupsText, []byte("type=select,selection_method=hash,fields(ip_src,ip_dst,tcp_src,tcp_dst,udp_src,udp_dst),$1"))
 
 	var (
@@ -161,8 +162,9 @@ func runFlowSet(t *testing.T, sw *ovstest.Switch, path, name string, ports []uin
 	)
 	t.Run("load", func(t *testing.T) {
 		var ovsErr, ourErr error
-		p, flows, ovsErr, ourErr = loadBoth(t, sw, flowsText, groupsText, ports)
+		p, flows, ovsErr, ourErr = loadBoth(t, sw, flowsText, groupsText, metersText, ports)
 		if (ovsErr == nil) != (ourErr == nil) {
+			flows = nil
 			t.Fatalf("OVS and Sluice disagree on loading %s:\n OVS: %v\n Sluice: %v", name, ovsErr, ourErr)
 		}
 		if ovsErr != nil {
@@ -215,15 +217,29 @@ func runFlowSet(t *testing.T, sw *ovstest.Switch, path, name string, ports []uin
 		t.Run("learned-flows", func(t *testing.T) { compareFlowTables(t, sw, p) })
 	}
 	if seqs := datapathSequences[name]; len(seqs) > 0 {
-		n += runDatapathSequences(t, sw, flowsText, groupsText, ports, seqs)
+		n += runDatapathSequences(t, sw, flowsText, groupsText, metersText, ports, seqs)
 	}
 	return n
 }
 
-// loadBoth resets the switch and loads the groups and flows into it and into a new pipeline.
-func loadBoth(t *testing.T, sw *ovstest.Switch, flowsText, groupsText []byte, ports []uint32) (p *Pipeline, flows []*flow.Flow, ovsErr, ourErr error) {
+// loadBoth resets the switch and loads the meters, groups and flows into it and into a new
+// pipeline.
+func loadBoth(t *testing.T, sw *ovstest.Switch, flowsText, groupsText, metersText []byte, ports []uint32) (p *Pipeline, flows []*flow.Flow, ovsErr, ourErr error) {
 	sw.Reset(t)
 	p = New(Options{Ports: ports})
+	for _, line := range strings.Split(string(metersText), "\n") {
+		if line = strings.TrimSpace(line); line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if _, err := sw.OFCtl("", "add-meter", line); err != nil {
+			return p, nil, err, nil
+		}
+		m, err := flow.ParseMeter(line)
+		if err != nil {
+			return p, nil, nil, err
+		}
+		p.AddMeters([]*flow.MeterEntry{m})
+	}
 	if len(bytes.TrimSpace(groupsText)) > 0 {
 		if ovsErr = sw.LoadGroups(string(groupsText)); ovsErr == nil {
 			var gs []*flow.GroupEntry
@@ -253,10 +269,10 @@ const markerType = 0x88b5
 // runDatapathSequences sends packet sequences through OVS's real userspace datapath
 // (netdev-dummy/receive, its conntrack and NAT included) and through a Runner with the real
 // connection tracker, and compares the frames each transmits, byte for byte.
-func runDatapathSequences(t *testing.T, sw *ovstest.Switch, flowsText, groupsText []byte, ports []uint32, seqs []dpSequence) int {
+func runDatapathSequences(t *testing.T, sw *ovstest.Switch, flowsText, groupsText, metersText []byte, ports []uint32, seqs []dpSequence) int {
 	n := 0
 	for _, seq := range seqs {
-		p, _, ovsErr, ourErr := loadBoth(t, sw, flowsText, groupsText, ports)
+		p, _, ovsErr, ourErr := loadBoth(t, sw, flowsText, groupsText, metersText, ports)
 		if ovsErr != nil || ourErr != nil {
 			t.Fatalf("reload: OVS %v, Sluice %v", ovsErr, ourErr)
 		}
@@ -456,24 +472,65 @@ func (p *Pipeline) traceString(pk testPacket) string {
 
 // compareFlowTables checks that both switches hold the same flows (learn added the same ones),
 // comparing ovs-ofctl dump-flows --no-stats with the pipeline's flows printed the same way.
+// Table 254 holds OVS's hidden internal flows and is left out. When OVS cannot dump its table
+// (it accepts some learned flows it cannot encode, such as a load into ct_label outside ct),
+// tables are compared one by one and those it cannot dump are reported and left out. OVS adds
+// fin_timeout() to flows learned with fin timeouts; Sluice does not model fin_timeout (see
+// docs/pipeline.md), so that action is removed from OVS's side.
 func compareFlowTables(t *testing.T, sw *ovstest.Switch, p *Pipeline) {
-	want := sw.DumpFlows(t)
-	var got []string
+	ours := map[int][]string{}
 	for _, e := range p.Flows() {
-		got = append(got, e.Flow.String())
+		ours[int(e.Flow.Table)] = append(ours[int(e.Flow.Table)], e.Flow.String())
 	}
-	norm := func(ss []string) []string {
+	theirs := map[int][]string{}
+	parse := func(out string) {
+		for _, l := range strings.Split(out, "\n") {
+			l = strings.TrimSpace(l)
+			if l == "" || strings.HasPrefix(l, "OFPST_") || strings.HasPrefix(l, "NXST_") {
+				continue
+			}
+			table := 0
+			head, _, _ := strings.Cut(l, "actions=")
+			if i := strings.Index(head, "table="); i >= 0 {
+				fmt.Sscanf(head[i:], "table=%d", &table)
+			}
+			theirs[table] = append(theirs[table], finTimeoutRE.ReplaceAllString(l, ""))
+		}
+	}
+	if out, err := sw.OFCtl("", "dump-flows", "--no-stats"); err == nil {
+		parse(out)
+	} else {
+		for table := range ours {
+			out, err := sw.OFCtl("", "dump-flows", "--no-stats", fmt.Sprintf("table=%d", table))
+			if err != nil {
+				t.Logf("OVS cannot dump table %d, not compared: %v", table, err)
+				delete(ours, table)
+				continue
+			}
+			parse(out)
+		}
+	}
+	delete(theirs, 254)
+	norm := func(ss []string) string {
 		out := make([]string, 0, len(ss))
 		for _, s := range ss {
-			s = strings.TrimSpace(strings.ReplaceAll(s, "cookie=0x0, ", ""))
-			out = append(out, s)
+			out = append(out, strings.TrimSpace(strings.ReplaceAll(s, "cookie=0x0, ", "")))
 		}
 		slices.Sort(out)
-		return out
+		return strings.Join(out, "\n  ")
 	}
-	g, w := norm(got), norm(want)
-	if strings.Join(g, "\n") != strings.Join(w, "\n") {
-		t.Errorf("flow tables differ after the cases ran\n Sluice (%d):\n  %s\n    OVS (%d):\n  %s",
-			len(g), strings.Join(g, "\n  "), len(w), strings.Join(w, "\n  "))
+	tables := map[int]bool{}
+	for k := range ours {
+		tables[k] = true
+	}
+	for k := range theirs {
+		tables[k] = true
+	}
+	for table := range tables {
+		if g, w := norm(ours[table]), norm(theirs[table]); g != w {
+			t.Errorf("table %d differs after the cases ran\n Sluice:\n  %s\n    OVS:\n  %s", table, g, w)
+		}
 	}
 }
+
+var finTimeoutRE = regexp.MustCompile(`fin_timeout\([^)]*\),?`)

@@ -51,8 +51,9 @@ type Pipeline struct {
 	tables *classifier.Tables[*Entry]
 	ct     *conntrack.Table
 
-	mu      sync.Mutex // serialises writers (flows, groups, ports)
+	mu      sync.Mutex // serialises writers (flows, groups, meters, ports)
 	groups  atomic.Pointer[map[uint32]*flow.GroupEntry]
+	meters  atomic.Pointer[map[uint32]*flow.MeterEntry]
 	ports   atomic.Pointer[map[uint32]bool] // nil: every port exists
 	version atomic.Uint64                   // bumped after every change; never 0
 
@@ -93,6 +94,8 @@ func New(opts Options) *Pipeline {
 	p.tables = classifier.New[*Entry](classifier.DefaultOptions())
 	g := map[uint32]*flow.GroupEntry{}
 	p.groups.Store(&g)
+	m := map[uint32]*flow.MeterEntry{}
+	p.meters.Store(&m)
 	if opts.Ports != nil {
 		p.SetPorts(opts.Ports)
 	}
@@ -189,16 +192,20 @@ func (p *Pipeline) sortedPorts() []uint32 {
 // (OpenFlow's OFPBAC_BAD_OUT_GROUP).
 var ErrUnknownGroup = errors.New("unknown group")
 
+// ErrUnknownMeter is returned for a flow whose meter action names a meter that does not exist
+// (OpenFlow's OFPMMFC_INVALID_METER).
+var ErrUnknownMeter = errors.New("unknown meter")
+
 // AddFlows adds flows with OpenFlow's add semantics (a flow with the same table, match and
 // priority is replaced) as one transaction: all become visible at once, or, if any is invalid,
 // none. The error names the offending flow.
 func (p *Pipeline) AddFlows(flows []*flow.Flow) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	groups := *p.groups.Load()
+	groups, meters := *p.groups.Load(), *p.meters.Load()
 	tx := p.tables.Begin()
 	for _, f := range flows {
-		if err := p.checkFlow(f, groups); err != nil {
+		if err := p.checkFlow(f, groups, meters); err != nil {
 			tx.Discard()
 			return err
 		}
@@ -214,18 +221,38 @@ func (p *Pipeline) AddFlows(flows []*flow.Flow) error {
 }
 
 // checkFlow validates f as ovs-vswitchd would before accepting it.
-func (p *Pipeline) checkFlow(f *flow.Flow, groups map[uint32]*flow.GroupEntry) error {
+func (p *Pipeline) checkFlow(f *flow.Flow, groups map[uint32]*flow.GroupEntry, meters map[uint32]*flow.MeterEntry) error {
 	if err := f.Validate(); err != nil {
 		return fmt.Errorf("add flow %q: %w", f.String(), err)
 	}
 	for _, acts := range [][]flow.Action{f.Instructions.Apply, f.Instructions.Write} {
 		for _, a := range acts {
-			if g, ok := a.(*flow.Group); ok && groups[g.GroupID] == nil {
-				return fmt.Errorf("add flow %q: group %d: %w", f.String(), g.GroupID, ErrUnknownGroup)
+			switch a := a.(type) {
+			case *flow.Group:
+				if groups[a.GroupID] == nil {
+					return fmt.Errorf("add flow %q: group %d: %w", f.String(), a.GroupID, ErrUnknownGroup)
+				}
+			case *flow.Meter:
+				if meters[a.MeterID] == nil {
+					return fmt.Errorf("add flow %q: meter %d: %w", f.String(), a.MeterID, ErrUnknownMeter)
+				}
 			}
 		}
 	}
 	return nil
+}
+
+// AddMeters adds or replaces meters. Flows may then name them in meter actions; the pipeline
+// counts metered packets but does not enforce rates (see docs/pipeline.md).
+func (p *Pipeline) AddMeters(meters []*flow.MeterEntry) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m := maps.Clone(*p.meters.Load())
+	for _, e := range meters {
+		m[e.ID] = e
+	}
+	p.meters.Store(&m)
+	p.version.Add(1)
 }
 
 // ruleFor wraps a flow as a classifier rule; a flow whose only actions are conjunction()

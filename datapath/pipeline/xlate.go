@@ -737,10 +737,9 @@ func setMatchBits(m *flow.Match, sf flow.Subfield, hi, lo uint64) {
 }
 
 // learnFlow adds a learned flow (OFPFC_ADD: replacing one with the same match and priority).
+// Like OVS it does not validate the flow as a controller's flow_mod would be: a learned
+// output:reg with reg zero is installed as output:0, a load into ct_label as such.
 func (p *Pipeline) learnFlow(f *flow.Flow) error {
-	if err := f.Validate(); err != nil {
-		return err
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if _, _, err := p.tables.Replace(f.Table, ruleFor(f, p.opts.Clock())); err != nil {
