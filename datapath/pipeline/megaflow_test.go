@@ -26,8 +26,9 @@ func TestMegaflowAgreesWithTranslation(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			flowsText, _ := os.ReadFile(path)
 			groupsText, _ := os.ReadFile(strings.TrimSuffix(path, ".txt") + ".groups")
+			metersText, _ := os.ReadFile(strings.TrimSuffix(path, ".txt") + ".meters")
 			mk := func() *Pipeline {
-				return newTestPipeline(t, string(flowsText), string(groupsText), func(o *Options) {
+				return newSetPipeline(t, string(flowsText), string(groupsText), string(metersText), func(o *Options) {
 					o.Conntrack = conntrack.New(conntrack.Options{Seed: 7, MaxConns: 1 << 16})
 				})
 			}

@@ -16,11 +16,29 @@ import (
 // newTestPipeline builds a pipeline from flows (and groups) in ovs-ofctl syntax, ports 1..8.
 func newTestPipeline(t testing.TB, flows, groups string, opts ...func(*Options)) *Pipeline {
 	t.Helper()
+	return newSetPipeline(t, flows, groups, "", opts...)
+}
+
+// newSetPipeline is newTestPipeline with meters (add-meter syntax, one per line) too.
+func newSetPipeline(t testing.TB, flows, groups, meters string, opts ...func(*Options)) *Pipeline {
+	t.Helper()
 	o := Options{Ports: []uint32{1, 2, 3, 4, 5, 6, 7, 8}}
 	for _, f := range opts {
 		f(&o)
 	}
 	p := New(o)
+	if meters != "" {
+		for _, line := range strings.Split(meters, "\n") {
+			if line = strings.TrimSpace(line); line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			m, err := flow.ParseMeter(line)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.AddMeters([]*flow.MeterEntry{m})
+		}
+	}
 	if groups != "" {
 		gs, err := flow.ParseGroups(strings.NewReader(groups))
 		if err != nil {
