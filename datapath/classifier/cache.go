@@ -8,8 +8,10 @@ import (
 )
 
 // Cache is an exact-match cache from a whole flow.Key to a value V (a table's *Rule, or the
-// executor's verdict for the whole pipeline). It is two-way set associative with a fixed number
-// of entries, so it never grows; a miss that finds both ways of its set in use evicts the older.
+// executor's verdict for the whole pipeline). It is four-way set associative with a fixed number
+// of entries, so it never grows; an insert into a full set evicts its oldest entry. The 64-bit
+// hashes of a set sit together in one cache line, so a lookup reads that line and then only the
+// entry whose hash matched.
 //
 // Every entry records the generation it was computed at (Snapshot.Gen). Lookup serves an entry
 // only if that generation equals the caller's current one, so after any table change every
@@ -19,6 +21,7 @@ import (
 // A Cache is not safe for concurrent use: give each packet goroutine its own (like OVS's per-PMD
 // EMC). Lookup and Insert do not allocate.
 type Cache[V any] struct {
+	tags    []uint64 // hash of each entry (0: empty), cacheWays per set
 	entries []cacheEntry[V]
 	mask    uint64 // len(entries)-1
 	seed    uint64
@@ -26,9 +29,10 @@ type Cache[V any] struct {
 	stats   CacheStats
 }
 
+const cacheWays = 4
+
 type cacheEntry[V any] struct {
-	hash uint64
-	gen  uint64 // 0: empty
+	gen  uint64
 	tick uint64 // insertion time, for eviction
 	key  flow.Key
 	val  V
@@ -36,7 +40,7 @@ type cacheEntry[V any] struct {
 
 // CacheOptions configures a Cache.
 type CacheOptions struct {
-	// Entries is the capacity, rounded up to a power of two (at least 2).
+	// Entries is the capacity, rounded up to a power of two (at least 4).
 	Entries int
 }
 
@@ -53,8 +57,13 @@ type CacheStats struct {
 
 // NewCache returns an empty cache.
 func NewCache[V any](opts CacheOptions) *Cache[V] {
-	n := max(2, pow2(opts.Entries))
-	return &Cache[V]{entries: make([]cacheEntry[V], n), mask: uint64(n - 1), seed: rand.Uint64()}
+	n := max(cacheWays, pow2(opts.Entries))
+	return &Cache[V]{
+		tags:    make([]uint64, n),
+		entries: make([]cacheEntry[V], n),
+		mask:    uint64(n - 1),
+		seed:    rand.Uint64(),
+	}
 }
 
 // Len returns the capacity.
@@ -63,13 +72,20 @@ func (c *Cache[V]) Len() int { return len(c.entries) }
 // Stats returns the counters.
 func (c *Cache[V]) Stats() CacheStats { return c.stats }
 
+func (c *Cache[V]) hash(k *flow.Key) uint64 {
+	return hashKey(k, c.seed) | 1 // never 0, which marks an empty entry
+}
+
 // Lookup returns the value cached for k at generation gen (which must not be 0).
 func (c *Cache[V]) Lookup(k *flow.Key, gen uint64) (V, bool) {
-	h := hashKey(k, c.seed)
-	i := h & c.mask &^ 1
-	for w := range uint64(2) {
-		e := &c.entries[i|w]
-		if e.hash == h && e.gen == gen && e.key == *k {
+	h := c.hash(k)
+	base := h & c.mask &^ (cacheWays - 1)
+	tags := c.tags[base : base+cacheWays : base+cacheWays]
+	for w, tag := range tags {
+		if tag != h {
+			continue
+		}
+		if e := &c.entries[base+uint64(w)]; e.gen == gen && e.key == *k {
 			c.stats.Hits++
 			return e.val, true
 		}
@@ -81,33 +97,44 @@ func (c *Cache[V]) Lookup(k *flow.Key, gen uint64) (V, bool) {
 
 // Insert caches v for k at generation gen (which must not be 0).
 func (c *Cache[V]) Insert(k *flow.Key, gen uint64, v V) {
-	h := hashKey(k, c.seed)
-	i := h & c.mask &^ 1
-	a, b := &c.entries[i], &c.entries[i|1]
-	var e *cacheEntry[V]
-	switch {
-	case a.hash == h && a.key == *k:
-		e = a
-	case b.hash == h && b.key == *k:
-		e = b
-	case a.gen != gen:
-		e = a
-	case b.gen != gen:
-		e = b
-	default:
-		e = a
-		if b.tick < a.tick {
-			e = b
-		}
+	h := c.hash(k)
+	base := h & c.mask &^ (cacheWays - 1)
+	victim := c.victim(base, h, k, gen)
+	i := base + uint64(victim)
+	e := &c.entries[i]
+	if e.gen == gen && c.tags[i] != h {
 		c.stats.Evictions++
 	}
 	c.tick++
 	c.stats.Inserts++
-	e.hash, e.gen, e.tick, e.key, e.val = h, gen, c.tick, *k, v
+	c.tags[i] = h
+	e.gen, e.tick, e.key, e.val = gen, c.tick, *k, v
+}
+
+// victim picks the way of set base for k: its own entry if present, else an entry not of
+// generation gen (empty or stale), else the oldest.
+func (c *Cache[V]) victim(base, h uint64, k *flow.Key, gen uint64) int {
+	for w := range cacheWays {
+		if c.tags[base+uint64(w)] == h && c.entries[base+uint64(w)].key == *k {
+			return w
+		}
+	}
+	oldest := 0
+	for w := range cacheWays {
+		e := &c.entries[base+uint64(w)]
+		if e.gen != gen {
+			return w
+		}
+		if e.tick < c.entries[base+uint64(oldest)].tick {
+			oldest = w
+		}
+	}
+	return oldest
 }
 
 // Flush empties the cache (dropping references to the cached values).
 func (c *Cache[V]) Flush() {
+	clear(c.tags)
 	clear(c.entries)
 }
 

@@ -35,15 +35,20 @@
 // So an ordinary flow of equal or higher priority beats a conjunction, an unfinished conjunction
 // is ignored and the search falls through to lower priorities, and the second lookup can return
 // any ordinary flow that matches with conj_id set (normally the conj_id=id flow). OVS quirks kept
-// on purpose so verdicts agree: a conjunction with n clauses is only considered when at least n
+// on purpose so verdicts agree (each confirmed against ovs-vswitchd, see TestPrivilegedOVSChecked): a conjunction with n clauses is only considered when at least n
 // clause flows matched at that priority; the first clause seen for an id fixes its n; once a
 // flow's clause completes an id, that flow's remaining conjunction actions are not counted; and,
 // from OVS's bit arithmetic, a 64-clause conjunction completes as soon as any one of its clauses
 // is seen (given 64 clause-flow matches at that priority).
 //
-// Where OVS leaves the outcome undefined this package is deterministic: among overlapping flows
-// of equal priority the one added first (lowest Rule.Seq) wins, and clause flows of one priority
-// are walked in the order they were added.
+// Where OVS leaves the outcome undefined (overlapping flows of equal priority, conjunctions that
+// complete at the same priority) the answer depends on the order subtables are visited in. This
+// package keeps that order exactly as OVS's pvector does: a new subtable is appended, a subtable
+// whose last flow goes is replaced by the last one, and every commit sorts them stably by maximum
+// priority. The first subtable with a matching flow of the best priority wins, and clause flows
+// are walked in subtable order with OVS's swap-with-last removals, so the same sequence of
+// flow_mods gives ovs-vswitchd's answer here too (one OVS difference remains: OVS removes deleted
+// flows after an RCU grace period, which can reorder removals of several subtables).
 //
 // # Versions, transactions and concurrency
 //
@@ -60,7 +65,9 @@
 // Cache is an exact-match cache from a whole Key to any value (a verdict for one table or for the
 // whole pipeline), one per packet goroutine. Entries carry the Snapshot generation they were
 // computed from and are served only while it is current, so no change can ever be hidden by the
-// cache.
+// cache. MegaflowCache does the same for regions of keys: it stores the wildcard mask a lookup
+// reports with each value, so keys that differ only in bits no flow looked at (a new source
+// port) share an entry.
 package classifier
 
 import (
@@ -74,12 +81,10 @@ import (
 // on the wire and never holds flows, but the id is valid here).
 const NumTables = 256
 
-// Conjunction is one conjunction(id,k/n) action of a clause flow.
-type Conjunction struct {
-	ID       uint32
-	Clause   uint8 // k, 1..NClauses
-	NClauses uint8 // n, 2..64
-}
+// Conjunction is one conjunction(id,k/n) action of a clause flow: Clause is k (1..NClauses),
+// NClauses is n (2..64). It is flow's action type, so a parsed flow's Conjunctions() go into a
+// Rule as they are.
+type Conjunction = flow.Conjunction
 
 // Rule is one flow in a table. Payload is whatever the caller executes when the flow matches
 // (its instructions, counters); the classifier never looks at it. A Rule with Conj set is a
@@ -94,21 +99,11 @@ type Rule[P any] struct {
 	Conj     []Conjunction
 	Payload  P
 
-	seq  uint64 // insertion order, for deterministic ties
-	minN uint8  // smallest NClauses in Conj
+	minN uint8 // smallest NClauses in Conj
 }
-
-// Seq returns the rule's insertion sequence number: lower means added earlier. A rule that
-// replaced or modified another keeps that one's number.
-func (r *Rule[P]) Seq() uint64 { return r.seq }
 
 // IsClause reports whether r is a clause flow (has conjunction actions).
 func (r *Rule[P]) IsClause() bool { return len(r.Conj) > 0 }
-
-// better reports whether a wins over b (both ordinary flows matching the same packet).
-func better[P any](a, b *Rule[P]) bool {
-	return a.Priority > b.Priority || a.Priority == b.Priority && a.seq < b.seq
-}
 
 var (
 	// ErrExists is returned by Insert when a flow with the same match and priority exists.

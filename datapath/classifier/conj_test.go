@@ -3,6 +3,7 @@ package classifier
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/sluicenet/sluice/datapath/flow"
@@ -106,8 +107,9 @@ func TestConjunctionSeveral(t *testing.T) {
 		rule(100, mt(dst(2)), "lo2", conj(6, 2, 2)),
 		rule(100, mt(conjID(6)), "c6"),
 	}
-	// Both conjunction 7 and 8 complete at priority 100: the clause flows are walked in the
-	// order they were added and the first id to complete wins.
+	// Both conjunction 7 and 8 complete at priority 100: the clause flows are walked in
+	// subtable order (here: the order their masks first appeared) and the first id to complete
+	// wins. ovs-vswitchd 3.1 answers the same for all four (checked by hand after add-flows).
 	overlap := func(last ...Conjunction) []Rule[string] {
 		return []Rule[string]{
 			rule(100, mt(src(1)), "p", conj(7, 1, 2)),
@@ -116,6 +118,11 @@ func TestConjunctionSeveral(t *testing.T) {
 			rule(100, mt(conjID(7)), "c7"),
 			rule(100, mt(conjID(8)), "c8"),
 		}
+	}
+	reversed := func(last ...Conjunction) []Rule[string] {
+		rs := overlap(last...)
+		rs[0], rs[2] = rs[2], rs[0]
+		return rs
 	}
 	runConjCases(t, []conjCase{
 		{name: "flow in two conjunctions completes the first", rules: multi, key: key(src(1), dst(10)), want: "c1", wantVia: true, wantID: 1},
@@ -128,6 +135,10 @@ func TestConjunctionSeveral(t *testing.T) {
 		{name: "overlapping conjunctions, action order 7 then 8", rules: overlap(conj(7, 2, 2), conj(8, 2, 2)),
 			key: key(src(1), dst(2), tpDst(80)), want: "c7", wantVia: true, wantID: 7},
 		{name: "overlapping conjunctions, action order 8 then 7", rules: overlap(conj(8, 2, 2), conj(7, 2, 2)),
+			key: key(src(1), dst(2), tpDst(80)), want: "c8", wantVia: true, wantID: 8},
+		{name: "overlapping conjunctions, dst subtable first, action order 7 then 8", rules: reversed(conj(7, 2, 2), conj(8, 2, 2)),
+			key: key(src(1), dst(2), tpDst(80)), want: "c8", wantVia: true, wantID: 8},
+		{name: "overlapping conjunctions, dst subtable first, action order 8 then 7", rules: reversed(conj(8, 2, 2), conj(7, 2, 2)),
 			key: key(src(1), dst(2), tpDst(80)), want: "c8", wantVia: true, wantID: 8},
 		{name: "same id at different priorities is a different conjunction",
 			rules: []Rule[string]{
@@ -214,4 +225,50 @@ func TestBadConjunctionRejected(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestConjAccManyIDs checks the accumulator past its stack array (more than 16 ids at one
+// priority) and across level resets against a map.
+func TestConjAccManyIDs(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	var acc conjAcc
+	defer acc.release()
+	for level := range 50 {
+		acc.reset()
+		want := map[uint32]uint64{}
+		for range 1 + r.IntN(400) {
+			id := uint32(r.IntN(1 + level*10))
+			n := uint8(2 + r.IntN(63))
+			k := uint8(1 + r.IntN(int(n)))
+			b, ok := want[id]
+			if !ok {
+				b = ^uint64(0) << (n & 63)
+			}
+			b |= 1 << (k - 1)
+			want[id] = b
+			if got := acc.add(id, k, n); got != (b == ^uint64(0)) {
+				t.Fatalf("level %d: add(%d, %d/%d) = %v, want %v", level, id, k, n, got, !got)
+			}
+		}
+	}
+}
+
+// TestConjunctionManyAtOnePriority: 40 conjunctions share their port clause flow, as Antrea
+// does for K8s NetworkPolicy rules at one priority; only the one whose other clauses match wins.
+func TestConjunctionManyAtOnePriority(t *testing.T) {
+	var rs []Rule[string]
+	var portConj []Conjunction
+	for id := uint32(1); id <= 40; id++ {
+		rs = append(rs,
+			rule(100, mt(src(uint64(id))), fmt.Sprintf("src%d", id), conj(id, 1, 3)),
+			rule(100, mt(dst(uint64(id))), fmt.Sprintf("dst%d", id), conj(id, 2, 3)),
+			rule(100, mt(conjID(uint64(id))), fmt.Sprintf("c%d", id)))
+		portConj = append(portConj, conj(id, 3, 3))
+	}
+	rs = append(rs, rule(100, mt(tpDst(80)), "port80", portConj...), rule(1, mt(), "miss"))
+	runConjCases(t, []conjCase{
+		{name: "conjunction 33", rules: rs, key: key(src(33), dst(33), tpDst(80)), want: "c33", wantVia: true, wantID: 33},
+		{name: "src of 33, dst of 34", rules: rs, key: key(src(33), dst(34), tpDst(80)), want: "miss"},
+		{name: "wrong port", rules: rs, key: key(src(33), dst(33), tpDst(81)), want: "miss"},
+	})
 }

@@ -10,10 +10,12 @@ import (
 )
 
 // refTable is the brute-force reference classifier: a plain list of flows, searched linearly,
-// with OVS's lookup semantics written down as directly as possible.
+// with OVS's lookup procedure transcribed from lib/classifier.c, and the order of its subtables
+// (masks) kept the way OVS's pvector keeps it: a new mask is appended, an emptied one is
+// replaced by the last, and each commit sorts them stably by their highest priority.
 type refTable struct {
-	rules   []*refRule
-	nextSeq uint64
+	rules []*refRule
+	masks []flow.Key
 }
 
 type refRule struct {
@@ -22,14 +24,9 @@ type refRule struct {
 	cookie  uint64
 	conj    []Conjunction
 	payload int
-	seq     uint64
 }
 
 func (r *refRule) clause() bool { return len(r.conj) > 0 }
-
-func refBetter(a, b *refRule) bool {
-	return a.pri > b.pri || a.pri == b.pri && a.seq < b.seq
-}
 
 // replace adds or replaces (same match and priority) a flow, keeping the old one's seq.
 func (rt *refTable) replace(m flow.Match, pri uint16, cookie uint64, conj []Conjunction, payload int) {
@@ -40,8 +37,34 @@ func (rt *refTable) replace(m flow.Match, pri uint16, cookie uint64, conj []Conj
 			return
 		}
 	}
-	rt.nextSeq++
-	rt.rules = append(rt.rules, &refRule{m: m, pri: pri, cookie: cookie, conj: conj, payload: payload, seq: rt.nextSeq})
+	if !rt.hasMask(&m.Mask) {
+		rt.masks = append(rt.masks, m.Mask)
+	}
+	rt.rules = append(rt.rules, &refRule{m: m, pri: pri, cookie: cookie, conj: conj, payload: payload})
+}
+
+func (rt *refTable) hasMask(mask *flow.Key) bool {
+	for _, r := range rt.rules {
+		if r.m.Mask == *mask {
+			return true
+		}
+	}
+	return false
+}
+
+func (rt *refTable) maxPri(mask flow.Key) int {
+	p := -1
+	for _, r := range rt.rules {
+		if r.m.Mask == mask {
+			p = max(p, int(r.pri))
+		}
+	}
+	return p
+}
+
+// commit sorts the masks as a transaction's commit does.
+func (rt *refTable) commit() {
+	slices.SortStableFunc(rt.masks, func(a, b flow.Key) int { return cmp.Compare(rt.maxPri(b), rt.maxPri(a)) })
 }
 
 func (rt *refTable) selects(f *Filter, r *refRule) bool {
@@ -62,100 +85,35 @@ func (rt *refTable) selects(f *Filter, r *refRule) bool {
 	return true
 }
 
+// delete removes the selected flows mask by mask in the current mask order, so emptied masks
+// leave the order in the sequence a table's Delete empties them.
 func (rt *refTable) delete(f Filter) []int {
 	var gone []int
-	rt.rules = slices.DeleteFunc(rt.rules, func(r *refRule) bool {
-		if rt.selects(&f, r) {
-			gone = append(gone, r.payload)
-			return true
+	for _, mask := range slices.Clone(rt.masks) {
+		rt.rules = slices.DeleteFunc(rt.rules, func(r *refRule) bool {
+			if r.m.Mask == mask && rt.selects(&f, r) {
+				gone = append(gone, r.payload)
+				return true
+			}
+			return false
+		})
+		if !rt.hasMask(&mask) {
+			i := slices.Index(rt.masks, mask)
+			rt.masks[i] = rt.masks[len(rt.masks)-1]
+			rt.masks = rt.masks[:len(rt.masks)-1]
 		}
-		return false
-	})
+	}
 	slices.Sort(gone)
 	return gone
 }
 
 // lookup returns the payload of the matching flow (-1 for none) and the conjunction id used.
 func (rt *refTable) lookup(k *flow.Key) (payload int, conjID uint32, viaConj bool) {
-	var hard *refRule
-	var soft []*refRule
-	for _, r := range rt.rules {
-		if !r.m.Matches(k) {
-			continue
-		}
-		if r.clause() {
-			soft = append(soft, r)
-		} else if hard == nil || refBetter(r, hard) {
-			hard = r
-		}
+	r, id, via := rt.ovsLookup(k, true)
+	if r == nil {
+		return -1, id, via
 	}
-	soft = slices.DeleteFunc(soft, func(r *refRule) bool { return hard != nil && r.pri <= hard.pri })
-	slices.SortFunc(soft, func(a, b *refRule) int {
-		if a.pri != b.pri {
-			return cmp.Compare(b.pri, a.pri)
-		}
-		return cmp.Compare(a.seq, b.seq)
-	})
-	for len(soft) > 0 {
-		n := 1
-		for n < len(soft) && soft[n].pri == soft[0].pri {
-			n++
-		}
-		level := soft[:n]
-		soft = soft[n:]
-		seen := map[uint32]uint64{}
-		for _, s := range level {
-			for _, c := range s.conj {
-				if int(c.NClauses) > len(level) {
-					continue
-				}
-				b, ok := seen[c.ID]
-				if !ok {
-					if c.NClauses == 64 {
-						b = ^uint64(0)
-					} else {
-						b = ^uint64(0) << c.NClauses
-					}
-				}
-				b |= 1 << (c.Clause - 1)
-				seen[c.ID] = b
-				if b != ^uint64(0) {
-					continue
-				}
-				kk := *k
-				kk.Set(flow.FieldConjID, uint64(c.ID))
-				if r := rt.lookupHard(&kk); r != nil {
-					return r.payload, c.ID, true
-				}
-				break
-			}
-		}
-	}
-	if hard == nil {
-		return -1, 0, false
-	}
-	return hard.payload, 0, false
-}
-
-// lookupHard: best ordinary flow, where a flow is invisible if a clause flow with the identical
-// match has a higher priority.
-func (rt *refTable) lookupHard(k *flow.Key) *refRule {
-	var best *refRule
-	for _, r := range rt.rules {
-		if r.clause() || !r.m.Matches(k) {
-			continue
-		}
-		hidden := false
-		for _, o := range rt.rules {
-			if o.clause() && o.m == r.m && o.pri > r.pri {
-				hidden = true
-			}
-		}
-		if !hidden && (best == nil || refBetter(r, best)) {
-			best = r
-		}
-	}
-	return best
+	return r.payload, id, via
 }
 
 // ruleGen draws flows and keys from small value sets so that flows overlap a lot.
@@ -163,6 +121,7 @@ type ruleGen struct {
 	r         *rand.Rand
 	payload   int
 	conjHeavy bool // mostly clause and conj_id flows
+	manyIDs   bool // clause flows with up to 24 conjunction actions over 30 ids
 }
 
 var (
@@ -204,12 +163,16 @@ func (g *ruleGen) rule() Rule[int] {
 		ru.Priority = uint16(1 + r.IntN(2))
 		ids = 2
 	}
+	nconj := 3
+	if g.manyIDs {
+		ids, nconj = 30, 24
+	}
 	switch {
 	case x < 5:
 		ru.Match = g.match(0)
 	case x < 8:
 		ru.Match = g.match(0)
-		for range 1 + r.IntN(3) {
+		for range 1 + r.IntN(nconj) {
 			n := uint8(2 + r.IntN(2))
 			ru.Conj = append(ru.Conj, Conjunction{ID: uint32(1 + r.IntN(ids)), Clause: uint8(1 + r.IntN(int(n))), NClauses: n})
 		}
@@ -246,7 +209,110 @@ func (g *ruleGen) filter(strictOf *Rule[int]) Filter {
 func describe(rt *refTable) string {
 	s := ""
 	for _, r := range rt.rules {
-		s += fmt.Sprintf("  #%d pri=%d seq=%d mask=%x key=%x conj=%v\n", r.payload, r.pri, r.seq, r.m.Mask.W[:22], r.m.Key.W[:22], r.conj)
+		s += fmt.Sprintf("  #%d pri=%d mask=%x key=%x conj=%v\n", r.payload, r.pri, r.m.Mask.W[:22], r.m.Key.W[:22], r.conj)
 	}
 	return s
+}
+
+// ovsLookup is OVS's classifier_lookup__ transcribed procedurally: visit the masks in order,
+// take each matching bucket's highest-priority flow, keep a list of soft matches, and drop back
+// one flow at a time within a bucket of identical matches.
+func (rt *refTable) ovsLookup(k *flow.Key, allowConj bool) (*refRule, uint32, bool) {
+	var order [][]*refRule
+	for _, mask := range rt.masks {
+		var b []*refRule
+		for _, r := range rt.rules {
+			if r.m.Mask == mask && r.m.Matches(k) {
+				b = append(b, r)
+			}
+		}
+		if b != nil {
+			order = append(order, b)
+		}
+	}
+	type softE struct {
+		b []*refRule
+		i int
+	}
+	var hard *refRule
+	var soft []*softE
+	for _, b := range order {
+		slices.SortFunc(b, func(x, y *refRule) int { return cmp.Compare(y.pri, x.pri) })
+		head := b[0]
+		if hard != nil && head.pri <= hard.pri {
+			continue
+		}
+		if !head.clause() {
+			hard = head
+		} else if allowConj {
+			soft = append(soft, &softE{b: b})
+		}
+	}
+	for {
+		for i := 0; i < len(soft); {
+			if soft[i] == nil || hard != nil && soft[i].b[soft[i].i].pri <= hard.pri {
+				soft[i] = soft[len(soft)-1]
+				soft = soft[:len(soft)-1]
+			} else {
+				i++
+			}
+		}
+		if len(soft) == 0 {
+			break
+		}
+		softPri := -1
+		for _, e := range soft {
+			softPri = max(softPri, int(e.b[e.i].pri))
+		}
+		nSoftPri := 0
+		for _, e := range soft {
+			if int(e.b[e.i].pri) == softPri {
+				nSoftPri++
+			}
+		}
+		matches := map[uint32]uint64{}
+		for _, e := range soft {
+			if int(e.b[e.i].pri) != softPri {
+				continue
+			}
+			for _, c := range e.b[e.i].conj {
+				if int(c.NClauses) > nSoftPri {
+					continue
+				}
+				cl, ok := matches[c.ID]
+				if !ok {
+					cl = ^uint64(0) << (c.NClauses & 63)
+				}
+				cl |= 1 << (c.Clause - 1)
+				matches[c.ID] = cl
+				if cl != ^uint64(0) {
+					continue
+				}
+				kk := *k
+				kk.Set(flow.FieldConjID, uint64(c.ID))
+				if r, _, _ := rt.ovsLookup(&kk, false); r != nil {
+					return r, c.ID, true
+				}
+				break
+			}
+		}
+		// Drop back to the next flow with the identical match.
+		for j, e := range soft {
+			if int(e.b[e.i].pri) != softPri {
+				continue
+			}
+			if e.i+1 == len(e.b) {
+				soft[j] = nil
+				continue
+			}
+			e.i++
+			if n := e.b[e.i]; !n.clause() {
+				if hard == nil || n.pri > hard.pri {
+					hard = n
+				}
+				soft[j] = nil
+			}
+		}
+	}
+	return hard, 0, false
 }

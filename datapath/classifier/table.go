@@ -9,19 +9,17 @@ import (
 // Table is one flow table as of one Snapshot. It is immutable and safe for concurrent lookups.
 // A nil *Table is an empty table.
 type Table[P any] struct {
-	owner  uint64                    // transaction that may still mutate it (0: published)
-	subs   []*subtable[P]            // non-empty subtables by maxPri descending (set at commit)
+	owner  uint64                    // the transaction that made this copy: only it may change it
+	subs   []*subtable[P]            // non-empty subtables in OVS's pvector order (see finish)
 	byMask map[flow.Key]*subtable[P] // every non-empty subtable, by mask
 	rules  int
 }
 
 // subtable holds every rule of a table that has one mask.
 type subtable[P any] struct {
-	owner    uint64
-	id       uint64   // creation order, to order subtables of equal maxPri deterministically
-	mask     flow.Key // the full mask
-	idx      []uint8  // words the mask touches
-	mw       []uint64 // mask.W[idx[j]]
+	owner uint64
+	mask  flow.Key // the full mask
+	maskWords
 	seed     uint64
 	hashMask uint64 // ^0 normally; tests narrow it to force collisions
 
@@ -47,21 +45,44 @@ type slot[P any] struct {
 }
 
 const (
-	shardMaxBuckets = 256 // split a subtable's shards when they average more buckets than this
+	shardMaxBuckets = 128 // split a subtable's shards when they average more buckets than this
 	minSlots        = 8
 )
 
-func (st *subtable[P]) hash(k *flow.Key) uint64 {
-	h := st.seed
-	for j, w := range st.idx {
-		h ^= k.W[w] & st.mw[j]
+// maskWords is a mask as the list of words it touches and their values, so hashing and
+// comparing a key under the mask reads only those words.
+type maskWords struct {
+	idx []uint8  // words the mask touches
+	mw  []uint64 // mask.W[idx[j]]
+}
+
+func newMaskWords(mask *flow.Key) maskWords {
+	var m maskWords
+	for i, w := range mask.W {
+		if w != 0 {
+			m.idx = append(m.idx, uint8(i))
+			m.mw = append(m.mw, w)
+		}
+	}
+	return m
+}
+
+// hash hashes k under the mask.
+func (m *maskWords) hash(k *flow.Key, seed uint64) uint64 {
+	h := seed
+	for j, w := range m.idx {
+		h ^= k.W[w] & m.mw[j]
 		h *= 0x9e3779b97f4a7c15
 		h ^= h >> 32
 	}
 	h ^= h >> 29
 	h *= 0xbf58476d1ce4e5b9
 	h ^= h >> 32
-	return h & st.hashMask
+	return h
+}
+
+func (st *subtable[P]) hash(k *flow.Key) uint64 {
+	return st.maskWords.hash(k, st.seed) & st.hashMask
 }
 
 // equal reports whether k, masked by the subtable's mask, equals the (masked) key of r.
@@ -112,8 +133,8 @@ func (t *Table[P]) Subtables() int {
 	return len(t.subs)
 }
 
-// All yields every flow of the table, highest-priority subtable first (the order within is
-// unspecified).
+// All yields every flow of the table, by subtable (highest priority first once committed); the
+// order within a subtable is unspecified.
 func (t *Table[P]) All() iter.Seq[*Rule[P]] {
 	return func(yield func(*Rule[P]) bool) {
 		if t == nil {
@@ -196,57 +217,75 @@ func (t *Table[P]) LookupConj(k *flow.Key, wc *flow.Key) (r *Rule[P], conjID uin
 	if t == nil {
 		return nil, 0, false
 	}
-	var buf [16]*Rule[P]
+	var buf [16]softMatch[P]
 	soft := buf[:0]
-	var hard *Rule[P]
-	for _, st := range t.subs {
-		if hard != nil && st.maxPri < int(hard.Priority) {
-			break
-		}
-		if wc != nil {
-			st.unwildcard(wc)
-		}
-		rules := st.find(k)
-		// Walk the bucket down to its first ordinary flow: clause flows above the best
-		// ordinary flow are candidates, ordinary flows below it cannot win.
-		for _, c := range rules {
-			if hard != nil && c.Priority <= hard.Priority {
-				if c.Priority == hard.Priority && !c.IsClause() && c.seq < hard.seq {
-					hard = c
-				}
-				break
-			}
-			if !c.IsClause() {
-				hard = c
-				break
-			}
-			soft = append(soft, c)
-		}
-	}
-	if len(soft) == 0 {
+	hard, softMax, soft := t.search(k, wc, soft, true)
+	if hard != nil && int(hard.Priority) >= softMax || len(soft) == 0 {
 		return hard, 0, false
 	}
 	return t.resolve(k, wc, hard, soft)
 }
 
-// lookupHard is the second lookup after a conjunction completed: ordinary flows only, and a
-// bucket whose highest-priority flow is a clause flow hides the whole bucket (as in OVS).
-func (t *Table[P]) lookupHard(k *flow.Key, wc *flow.Key) *Rule[P] {
-	var hard *Rule[P]
+// search is OVS's main lookup loop: it visits subtables by maximum priority until none can beat
+// the best ordinary flow, and returns that flow. With allowConj, buckets whose highest-priority
+// flow is a clause flow (and beats the best so far) are appended to soft and softMax is their
+// highest priority; without (the second lookup, after a conjunction completed) such buckets are
+// skipped whole, flows under the clause flow included, as in OVS.
+func (t *Table[P]) search(k *flow.Key, wc *flow.Key, soft []softMatch[P], allowConj bool) (hard *Rule[P], softMax int, _ []softMatch[P]) {
+	softMax = -1
 	for _, st := range t.subs {
-		if hard != nil && st.maxPri < int(hard.Priority) {
+		if hard != nil && st.maxPri <= int(hard.Priority) {
 			break
 		}
 		if wc != nil {
 			st.unwildcard(wc)
 		}
 		rules := st.find(k)
-		if rules == nil || rules[0].IsClause() {
+		if rules == nil {
 			continue
 		}
-		if c := rules[0]; hard == nil || better(c, hard) {
-			hard = c
+		head := rules[0]
+		switch {
+		case hard != nil && head.Priority <= hard.Priority:
+		case !head.IsClause():
+			hard = head
+		case allowConj:
+			soft = append(soft, softMatch[P]{rules: rules})
+			softMax = max(softMax, int(head.Priority))
 		}
 	}
-	return hard
+	return hard, softMax, soft
+}
+
+// Overlaps reports whether some flow of the given priority could match a packet together with
+// match m (OpenFlow's OFPFF_CHECK_OVERLAP test).
+func (t *Table[P]) Overlaps(m *flow.Match, priority uint16) bool {
+	if t == nil {
+		return false
+	}
+	for _, st := range t.subs {
+		if st.maxPri < int(priority) {
+			continue // not break: a transaction's view is not sorted yet
+		}
+		for _, sh := range st.shards {
+			for _, s := range sh.slots {
+				for _, r := range s.rules {
+					if r.Priority == priority && overlap(&r.Match, m) {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
+}
+
+// overlap reports whether a packet could match both a and b: they agree wherever both care.
+func overlap(a, b *flow.Match) bool {
+	for i := range a.Key.W {
+		if (a.Key.W[i]^b.Key.W[i])&a.Mask.W[i]&b.Mask.W[i] != 0 {
+			return false
+		}
+	}
+	return true
 }

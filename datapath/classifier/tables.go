@@ -32,9 +32,7 @@ type Tables[P any] struct {
 	cur      atomic.Pointer[Snapshot[P]]
 	seed     uint64
 	hashMask uint64
-	nextSeq  uint64 // guarded by mu
 	nextTx   uint64 // guarded by mu
-	nextSub  uint64 // guarded by mu
 }
 
 // Snapshot is every table of a Tables at one generation. It is immutable: a packet goroutine
@@ -133,25 +131,16 @@ func (tx *Transaction[P]) Discard() {
 // Table returns the transaction's current (uncommitted) view of table id for reading with Find,
 // All and Select. It must not be used for Lookup and not after the next change.
 func (tx *Transaction[P]) Table(id uint8) *Table[P] {
-	if t := tx.tables[id]; t != nil && t.owner == tx.id {
-		t.finish()
-	}
 	return tx.tables[id]
 }
 
-// finish rebuilds the sorted subtable list of a table the transaction owns. Owner marks need
-// no clearing: transaction ids are never reused.
+// finish re-sorts the subtables of a table the transaction owns by maximum priority, stably,
+// starting from their previous order: new subtables were appended and removed ones replaced by
+// the last, exactly as OVS's pvector does, so subtables of equal priority are visited in the
+// same order as in ovs-vswitchd given the same sequence of flow_mods. Owner marks need no
+// clearing: transaction ids are never reused.
 func (t *Table[P]) finish() {
-	t.subs = t.subs[:0]
-	for _, st := range t.byMask {
-		t.subs = append(t.subs, st)
-	}
-	slices.SortFunc(t.subs, func(a, b *subtable[P]) int {
-		if a.maxPri != b.maxPri {
-			return cmp.Compare(b.maxPri, a.maxPri)
-		}
-		return cmp.Compare(a.id, b.id)
-	})
+	slices.SortStableFunc(t.subs, func(a, b *subtable[P]) int { return cmp.Compare(b.maxPri, a.maxPri) })
 }
 
 // ownTable returns a copy of table id that this transaction may change.
@@ -164,7 +153,7 @@ func (tx *Transaction[P]) ownTable(id uint8) *Table[P] {
 	if t != nil {
 		nt.byMask = maps.Clone(t.byMask)
 		nt.rules = t.rules
-		nt.subs = make([]*subtable[P], 0, len(t.subs)+1)
+		nt.subs = slices.Clone(t.subs)
 	} else {
 		nt.byMask = make(map[flow.Key]*subtable[P])
 	}
@@ -181,29 +170,24 @@ func (tx *Transaction[P]) ownSub(t *Table[P], st *subtable[P]) *subtable[P] {
 	n.owner = tx.id
 	n.shards = slices.Clone(st.shards)
 	t.byMask[st.mask] = &n
+	t.subs[slices.Index(t.subs, st)] = &n
 	return &n
 }
 
 // newSub creates an empty subtable for mask in t.
 func (tx *Transaction[P]) newSub(t *Table[P], mask *flow.Key) *subtable[P] {
-	tx.ts.nextSub++
 	st := &subtable[P]{
-		owner:    tx.id,
-		id:       tx.ts.nextSub,
-		mask:     *mask,
-		seed:     tx.ts.seed,
-		hashMask: tx.ts.hashMask,
-		maxPri:   -1,
-		shift:    64,
-		shards:   []*shard[P]{{owner: tx.id, slots: make([]slot[P], minSlots)}},
-	}
-	for i, w := range mask.W {
-		if w != 0 {
-			st.idx = append(st.idx, uint8(i))
-			st.mw = append(st.mw, w)
-		}
+		owner:     tx.id,
+		mask:      *mask,
+		maskWords: newMaskWords(mask),
+		seed:      tx.ts.seed,
+		hashMask:  tx.ts.hashMask,
+		maxPri:    -1,
+		shift:     64,
+		shards:    []*shard[P]{{owner: tx.id, slots: make([]slot[P], minSlots)}},
 	}
 	t.byMask[*mask] = st
+	t.subs = append(t.subs, st)
 	return st
 }
 
@@ -242,8 +226,8 @@ func (tx *Transaction[P]) Insert(id uint8, r Rule[P]) (*Rule[P], error) {
 }
 
 // Replace adds r to table id, replacing the flow with the same match and priority if there is
-// one (OFPFC_ADD). It returns the stored rule and the replaced one (or nil). The new rule keeps
-// the replaced one's sequence number, so ties resolve as before.
+// one (OFPFC_ADD). It returns the stored rule and the replaced one (or nil). The new rule takes
+// the old one's place in its bucket, so ties resolve as before.
 func (tx *Transaction[P]) Replace(id uint8, r Rule[P]) (nr, old *Rule[P], err error) {
 	return tx.put(id, r, true)
 }
@@ -278,22 +262,17 @@ func (tx *Transaction[P]) put(id uint8, r Rule[P], replace bool) (*Rule[P], *Rul
 		old := sh.slots[i].rules
 		for j, o := range old {
 			if o.Priority == nr.Priority {
-				nr.seq = o.seq
 				rules := slices.Clone(old)
 				rules[j] = nr
 				sh.slots[i].rules = rules
 				return nr, o, nil
 			}
 		}
-		tx.ts.nextSeq++
-		nr.seq = tx.ts.nextSeq
 		pos, _ := slices.BinarySearchFunc(old, nr.Priority, func(o *Rule[P], p uint16) int {
 			return cmp.Compare(p, o.Priority)
 		})
 		sh.slots[i].rules = slices.Insert(slices.Clip(old), pos, nr)
 	} else {
-		tx.ts.nextSeq++
-		nr.seq = tx.ts.nextSeq
 		sh.slots[i] = slot[P]{hash: h, rules: []*Rule[P]{nr}}
 		sh.n++
 		st.nBuckets++
@@ -407,6 +386,11 @@ func (tx *Transaction[P]) remove(t *Table[P], r *Rule[P]) bool {
 	}
 	if st.nRules == 0 {
 		delete(t.byMask, st.mask)
+		i := slices.Index(t.subs, st)
+		last := len(t.subs) - 1
+		t.subs[i] = t.subs[last]
+		t.subs[last] = nil
+		t.subs = t.subs[:last]
 	}
 	return true
 }
@@ -492,7 +476,7 @@ func (tx *Transaction[P]) DeleteRule(id uint8, r *Rule[P]) bool {
 
 // Modify replaces every flow of table id that f selects and where (if not nil) accepts with a
 // copy changed by update, and returns the new rules. update may change Payload, Cookie and Conj;
-// changes to Match or Priority are ignored. The copies keep their sequence numbers. If update
+// changes to Match or Priority are ignored. If update
 // leaves an invalid conjunction, that flow is left unchanged and the error is returned after
 // the others were modified.
 func (tx *Transaction[P]) Modify(id uint8, f Filter, where func(*Rule[P]) bool, update func(*Rule[P])) ([]*Rule[P], error) {
