@@ -312,7 +312,7 @@ func (r *Runner) conntrack(c *ctOp, st *pktState, depth int, res *Result) {
 		r.p.ct.Process(&cp, &c.act, &st.md)
 		switch st.md.Drop {
 		case conntrack.DropNone:
-		case conntrack.DropNATExhausted, conntrack.DropNATInvalid, conntrack.DropTupleClash:
+		case conntrack.DropNATExhausted, conntrack.DropNATInvalid:
 			r.p.countDrop(DropNATExhausted)
 		default:
 			r.p.countDrop(DropConntrackFull)
