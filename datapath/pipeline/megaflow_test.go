@@ -48,7 +48,7 @@ func TestMegaflowAgreesWithTranslation(t *testing.T) {
 				pool[i] = randomPacket(r, hv, 8, i)
 			}
 			var a, b Result
-			for i := range 3000 {
+			for i := range 2000 {
 				pk := pool[r.IntN(len(pool))]
 				k := pk.key
 				if k.Get(flow.FieldEthType) == flow.EthTypeIPv4 {
