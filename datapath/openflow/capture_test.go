@@ -73,6 +73,9 @@ var captures = []capture{
 	{name: "meter_stats", args: []string{"meter-stats", "SW"}},
 	{name: "get_frags", args: []string{"get-frags", "SW"}},
 	{name: "set_frags", args: []string{"set-frags", "SW", "drop"}},
+	{name: "port_mod", args: []string{"mod-port", "SW", "1", "down"}},
+	{name: "dump_meters", args: []string{"dump-meters", "SW"}},
+	{name: "dump_table_features", args: []string{"dump-table-features", "SW"}},
 	{name: "desc", args: []string{"dump-desc", "SW"}},
 }
 
@@ -98,6 +101,8 @@ func emptyReply(h Header, raw []byte) []Message {
 		return []Message{&DescReply{Manufacturer: "sluice", Datapath: "fake"}}
 	case MPAggregate:
 		return []Message{&AggregateReply{}}
+	case MPPortDesc: // mod-port looks the port's address up first
+		return []Message{&PortDescReply{Ports: []Port{{PortNo: 1, Name: "p1", HWAddr: [6]byte{0xaa, 0x55, 0xaa, 0x55, 0, 1}, Ethernet: &PortEthernet{}}}}}
 	default:
 		return []Message{&MultipartUnknown{Reply: true, MPType: mp}}
 	}

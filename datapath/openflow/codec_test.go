@@ -120,6 +120,12 @@ func roundTripCases(t *testing.T) []struct {
 			&RegLoad2{Field: OXMID{Class: ClassNXM1, Field: 33}, Value: []byte{0, 0, 0, 1}, Mask: []byte{0, 0, 0, 1}},
 			&RegMove{NBits: 16, SrcOfs: 0, DstOfs: 16, Src: OXMID{Class: ClassNXM0, Field: 0}, Dst: OXMID{Class: ClassNXM1, Field: 0}},
 		}}}}, []string{"OFPT_FLOW_MOD (OF1.3)", "load:0x5a->NXM_NX_REG3[4..11]", "set_field:0x1/0x1->pkt_mark", "move:NXM_OF_IN_PORT[]->NXM_NX_REG0[16..31]"}},
+		{"table_features_reply", &TableFeaturesReply{Tables: []TableFeatures{{TableID: 0, Name: "classifier", MetadataMatch: ^uint64(0), MetadataWrite: ^uint64(0), MaxEntries: 1000000}}},
+			[]string{"OFPST_TABLE_FEATURES reply (OF1.5)", "table 0 (\"classifier\")", "metadata: match=0xffffffffffffffff write=0xffffffffffffffff", "max_entries=1000000"}},
+		{"meter_config_reply", &MeterConfigReply{Meters: []MeterConfig{{Flags: MeterFlagKbps, MeterID: 3, Bands: []Band{{Type: BandDrop, Rate: 10}}}}},
+			[]string{"OFPST_METER_CONFIG reply (OF1.5)", "meter=3 kbps bands=", "type=drop rate=10"}},
+		{"port_mod", &PortMod{PortNo: 1, HWAddr: [6]byte{0, 1, 2, 3, 4, 5}, Config: PortConfigDown, Mask: PortConfigDown},
+			[]string{"OFPT_PORT_MOD (OF1.5)", "port: 1: addr:00:01:02:03:04:05", "config: PORT_DOWN", "mask:   PORT_DOWN"}},
 		{"set_packet_in_format", &SetPacketInFormat{Format: PacketInFormatNXT2}, []string{"NXT_SET_PACKET_IN_FORMAT (OF1.5)", "format=nxt_packet_in2"}},
 	}
 }

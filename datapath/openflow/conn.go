@@ -80,6 +80,21 @@ func (w *Writer) Write(xid uint32, m Message) error {
 	return err
 }
 
+// WriteSplit appends m, split into several messages if it is a multipart reply too big for one
+// (see AppendSplit).
+func (w *Writer) WriteSplit(xid uint32, m Message) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	start := len(w.buf)
+	b, err := AppendSplit(w.buf, xid, m)
+	if err != nil {
+		w.buf = w.buf[:start]
+		return err
+	}
+	w.buf = b
+	return nil
+}
+
 // WriteRaw appends an already encoded message.
 func (w *Writer) WriteRaw(raw []byte) {
 	w.mu.Lock()

@@ -22,8 +22,8 @@
 // 32-bit experimenter id). Encoding picks the header OVS itself sends in OpenFlow 1.5 and emits
 // the fields in OVS's order, so a match built from flow.Match reproduces ovs-ofctl's bytes;
 // decoding accepts every header OVS accepts for the field. flow.Match and flow.Key are the
-// in-memory form (ToMatch, FromMatch): a 32-bit register reg<N> is the high or low half of the
-// packet register xreg<N/2>, as in OVS.
+// in-memory form (AppendMatch, UnmarshalMatch): a 32-bit register reg<N> is the high or low half
+// of the packet register xreg<N/2>, as in OVS.
 //
 // # Actions and instructions
 //
@@ -31,7 +31,13 @@
 // wire-level structs with the fields the wire carries: the standard OpenFlow 1.5 actions and the
 // Nicira experimenter actions (NXAST_*) that Sluice's pipeline uses (resubmit, ct with nat,
 // learn, conjunction, controller2, note, dec_ttl, ...). An action the codec does not model
-// decodes to *RawAction and re-encodes byte for byte.
+// decodes to *RawAction and re-encodes byte for byte. FlowModFor, FlowMod.Flow, GroupModFor,
+// MeterModFor and their inverses convert to and from the flow model (datapath/flow).
+//
+// # Switch side
+//
+// ErrorFor turns a decoding failure into the OpenFlow error to answer with; AppendSplit (and
+// Writer.WriteSplit) cut a multipart reply bigger than 64 KiB into parts flagged "more".
 //
 // Everything here was written from the OpenFlow 1.5.1 specification and the public Open vSwitch
 // headers (openflow-1.5.h, openflow-common.h, nicira-ext.h, meta-flow.h) and checked against the

@@ -78,9 +78,7 @@ func (s *fakeSwitch) handle(c *Conn) {
 		case TypeMultipartRequest:
 			if len(raw) >= 10 && be.Uint16(raw[8:]) == 12 { // table features: ovs-ofctl asks first
 				// One table-features entry without properties: enough for ovs-ofctl to carry on.
-				body := []byte{0, 12, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0}
-				body = append(body, make([]byte, 56)...)
-				_ = c.SendXID(h.XID, &Unknown{MsgType: TypeMultipartReply, Body: body})
+				_ = c.SendXID(h.XID, &TableFeaturesReply{Tables: []TableFeatures{{}}})
 				continue
 			}
 			if len(raw) >= 10 && be.Uint16(raw[8:]) == 13 && s.replies == nil { // port desc: no ports

@@ -94,3 +94,38 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	}
 	write("FuzzReader", "golden-stream", stream)
 }
+
+// TestHostileLengths checks that counts and lengths inside a message cannot make the decoder
+// read past the message or allocate for data that is not there.
+func TestHostileLengths(t *testing.T) {
+	fm := mustMarshal(t, 1, NewFlowMod(FlowAdd))
+	withActions := func(acts ...byte) []byte {
+		b := append([]byte(nil), fm...)
+		b = append(b, 0, 4, 0, byte(8+len(acts)), 0, 0, 0, 0)
+		b = append(b, acts...)
+		be.PutUint16(b[2:], uint16(len(b)))
+		return b
+	}
+	for _, tc := range []struct {
+		name string
+		raw  []byte
+	}{
+		{"dec_ttl claiming 65535 ids", withActions(0xff, 0xff, 0, 16, 0, 0, 0x23, 0x20, 0, 21, 0xff, 0xff, 0, 0, 0, 0)},
+		{"hello element longer than the message", []byte{6, 0, 0, 16, 0, 0, 0, 1, 0, 1, 0xff, 0xf0, 0, 0, 0, 0x40}},
+		{"match longer than the message", append(append([]byte(nil), fm[:48]...), 0, 1, 0xff, 0xff, 0, 0, 0, 0)},
+		{"bucket longer than the group mod", []byte{6, 15, 0, 32, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 1, 0, 16, 0, 0, 0, 0, 0, 0, 0xff, 0xf0, 0, 0, 0, 0, 0, 0}},
+		{"bundle add with an inner message longer than itself", []byte{6, 34, 0, 24, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 6, 14, 0xff, 0xff, 0, 0, 0, 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			be.PutUint16(tc.raw[2:], uint16(len(tc.raw)))
+			var err error
+			allocs := testing.AllocsPerRun(10, func() { _, _, err = Unmarshal(tc.raw) })
+			if err == nil {
+				t.Errorf("Unmarshal(%x) succeeded", tc.raw)
+			}
+			if allocs > 20 {
+				t.Errorf("refusing %d bytes took %.0f allocations", len(tc.raw), allocs)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package openflow
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/sluicenet/sluice/datapath/flow"
 )
@@ -76,6 +77,11 @@ var (
 	idCtTpDst   = OXMID{Class: ClassNXM1, Field: 125}
 )
 
+func mustDef(id OXMID) *oxmDef {
+	d, _ := oxmByID.lookup(id)
+	return d
+}
+
 // oxmWriter appends TLVs for a match, in OVS's order.
 type oxmWriter struct {
 	b   []byte
@@ -86,7 +92,7 @@ type oxmWriter struct {
 // put appends field f under header id if the match cares about it: exactly when the mask covers
 // the whole field on the wire, masked otherwise.
 func (w *oxmWriter) put(id OXMID, f flow.Field) {
-	d := oxmByID[id]
+	d, _ := oxmByID.lookup(id)
 	if d.size == 16 {
 		vh, vl := w.m.Key.Get128(f)
 		mh, ml := w.m.Mask.Get128(f)
@@ -122,7 +128,7 @@ func (w *oxmWriter) putExact(id OXMID, f flow.Field, v uint64) {
 	if w.m.Mask.Get(f) == 0 {
 		return
 	}
-	d := oxmByID[id]
+	d, _ := oxmByID.lookup(id)
 	w.b = appendOXMHeader(w.b, d.id, false, d.size)
 	w.b = appendUint(w.b, d.size, 0, v)
 }
@@ -144,7 +150,7 @@ func AppendOXMs(b []byte, m *flow.Match) ([]byte, error) {
 
 	// 802.1Q: vlan_vid carries the CFI/present bit; vlan_pcp only with a VLAN present.
 	if mask := m.Mask.Get(flow.FieldVLANVID); mask != 0 {
-		w.putRaw(oxmByID[idVLANVID], 0, m.Key.Get(flow.FieldVLANVID), 0, mask, mask == 0x1fff)
+		w.putRaw(mustDef(idVLANVID), 0, m.Key.Get(flow.FieldVLANVID), 0, mask, mask == 0x1fff)
 	}
 	if m.Key.Get(flow.FieldVLANVID) != 0 && m.Mask.Get(flow.FieldVLANPCP) != 0 {
 		w.putExact(idVLANPCP, flow.FieldVLANPCP, m.Key.Get(flow.FieldVLANPCP))
@@ -233,7 +239,7 @@ func (w *oxmWriter) putIP(ethType uint64) {
 	}
 	if fm := m.Mask.Get(flow.FieldNwFrag) & 3; fm != 0 {
 		v := m.Key.Get(flow.FieldNwFrag) & 3
-		w.putRaw(oxmByID[idIPFrag], 0, v, 0, fm, fm == 3)
+		w.putRaw(mustDef(idIPFrag), 0, v, 0, fm, fm == 3)
 	}
 	tos, tosMask := m.Key.Get(flow.FieldNwTOS), m.Mask.Get(flow.FieldNwTOS)
 	if tosMask&0xfc != 0 {
@@ -290,18 +296,52 @@ func AppendMatch(b []byte, m *flow.Match) ([]byte, error) {
 	return appendPad8(b, start), nil
 }
 
+// oxmSeen remembers which headers a match carried, to refuse duplicates: a bit per field of the
+// four non-experimenter classes, a list for experimenter ones.
+type oxmSeen struct {
+	bits [4][2]uint64
+	exp  []OXMID
+}
+
+// add records id and reports whether it was there already.
+func (s *oxmSeen) add(id OXMID) bool {
+	var row int
+	switch id.Class {
+	case ClassNXM0:
+		row = 0
+	case ClassNXM1:
+		row = 1
+	case ClassBasic:
+		row = 2
+	case ClassPacketRegs:
+		row = 3
+	default:
+		if slices.Contains(s.exp, id) {
+			return true
+		}
+		if len(s.exp) >= 64 {
+			return true // more experimenter fields than any match has: refuse as duplicate
+		}
+		s.exp = append(s.exp, id)
+		return false
+	}
+	w, bit := &s.bits[row][id.Field>>6], uint64(1)<<(id.Field&63)
+	dup := *w&bit != 0
+	*w |= bit
+	return dup
+}
+
 // decodeOXMs decodes a TLV list into m.
 func decodeOXMs(c *cursor, m *flow.Match) error {
-	seen := make(map[OXMID]bool, 8)
+	var seen oxmSeen
 	for c.len() > 0 && c.err == nil {
 		id, hasMask, n := readOXMHeader(c)
 		if c.err != nil {
 			break
 		}
-		if seen[id] {
+		if seen.add(id) {
 			return fmt.Errorf("%s twice: %w: %w", id.Name(), ErrDupField, ErrBadMatch)
 		}
-		seen[id] = true
 		if id == idPktType {
 			// OXM_OF_PACKET_TYPE: only Ethernet (0,0), which every Sluice match implies.
 			v := c.take(n)
@@ -310,7 +350,7 @@ func decodeOXMs(c *cursor, m *flow.Match) error {
 			}
 			continue
 		}
-		d, ok := oxmByID[id]
+		d, ok := oxmByID.lookup(id)
 		if !ok {
 			return fmt.Errorf("%s: %w", id.Name(), ErrBadField)
 		}

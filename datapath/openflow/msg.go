@@ -206,6 +206,8 @@ func newMessage(t Type, body []byte) Message {
 		return &FlowMod{}
 	case TypeGroupMod:
 		return &GroupMod{}
+	case TypePortMod:
+		return &PortMod{}
 	case TypeMultipartRequest:
 		return newMultipartRequest(body)
 	case TypeMultipartReply:

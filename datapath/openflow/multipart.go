@@ -70,6 +70,10 @@ func newMultipartRequest(body []byte) Message {
 		return &MeterStatsRequest{}
 	case MPPortDesc:
 		return &PortDescRequest{}
+	case MPTableFeat:
+		return &TableFeaturesRequest{}
+	case MPMeterDesc:
+		return &MeterConfigRequest{}
 	}
 	return &MultipartUnknown{}
 }
@@ -97,6 +101,10 @@ func newMultipartReply(body []byte) Message {
 		return &MeterStatsReply{}
 	case MPPortDesc:
 		return &PortDescReply{}
+	case MPTableFeat:
+		return &TableFeaturesReply{}
+	case MPMeterDesc:
+		return &MeterConfigReply{}
 	}
 	return &MultipartUnknown{Reply: true}
 }

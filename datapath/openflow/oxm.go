@@ -169,12 +169,50 @@ var oxmDefs = []oxmDef{
 	{id: OXMID{Class: ClassExperimenter, Field: 42, Experimenter: ONFID}, name: "ONFOXM_ET_TCP_FLAGS", size: 2, f: flow.FieldTCPFlags, maskable: true},
 }
 
-var oxmByID = func() map[OXMID]*oxmDef {
-	m := make(map[OXMID]*oxmDef, len(oxmDefs))
-	for i := range oxmDefs {
-		m[oxmDefs[i].id] = &oxmDefs[i]
+// oxmTable finds a field definition by header: arrays indexed by field number for the four
+// non-experimenter classes (the encoder and decoder look fields up per TLV), a map for the rest.
+type oxmTable struct {
+	nxm0, nxm1, basic, regs [128]*oxmDef
+	exp                     map[OXMID]*oxmDef
+}
+
+func (t *oxmTable) slot(id OXMID) **oxmDef {
+	switch id.Class {
+	case ClassNXM0:
+		return &t.nxm0[id.Field&0x7f]
+	case ClassNXM1:
+		return &t.nxm1[id.Field&0x7f]
+	case ClassBasic:
+		return &t.basic[id.Field&0x7f]
+	case ClassPacketRegs:
+		return &t.regs[id.Field&0x7f]
 	}
-	return m
+	return nil
+}
+
+// lookup returns the definition of id and whether there is one.
+func (t *oxmTable) lookup(id OXMID) (*oxmDef, bool) {
+	if p := t.slot(id); p != nil {
+		if id.Experimenter != 0 || *p == nil {
+			return nil, false
+		}
+		return *p, true
+	}
+	d, ok := t.exp[id]
+	return d, ok
+}
+
+var oxmByID = func() *oxmTable {
+	t := &oxmTable{exp: map[OXMID]*oxmDef{}}
+	for i := range oxmDefs {
+		d := &oxmDefs[i]
+		if p := t.slot(d.id); p != nil {
+			*p = d
+		} else {
+			t.exp[d.id] = d
+		}
+	}
+	return t
 }()
 
 // actionIDs is the header OVS 3.1 uses for a field inside OpenFlow 1.5 actions (set_field,
@@ -233,7 +271,7 @@ func NXMIDFor(f flow.Field) (OXMID, bool) {
 		return OXMID{}, false
 	}
 	id := nxmIDs[f]
-	_, ok := oxmByID[id]
+	_, ok := oxmByID.lookup(id)
 	return id, ok && (id != OXMID{} || f == flow.FieldInPort)
 }
 
@@ -246,13 +284,13 @@ func OXMIDFor(f flow.Field) (OXMID, bool) {
 	if id == (OXMID{}) && f != flow.FieldInPort {
 		return id, false
 	}
-	_, ok := oxmByID[id]
+	_, ok := oxmByID.lookup(id)
 	return id, ok
 }
 
 // FieldFor returns the flow field and the value width in bytes that a wire header names.
 func (id OXMID) FieldFor() (flow.Field, int, bool) {
-	d, ok := oxmByID[id]
+	d, ok := oxmByID.lookup(id)
 	if !ok {
 		return 0, 0, false
 	}
@@ -261,7 +299,7 @@ func (id OXMID) FieldFor() (flow.Field, int, bool) {
 
 // Name returns OVS's name for the header ("NXM_NX_REG3", "OXM_OF_IPV4_SRC").
 func (id OXMID) Name() string {
-	if d, ok := oxmByID[id]; ok {
+	if d, ok := oxmByID.lookup(id); ok {
 		return d.name
 	}
 	return fmt.Sprintf("OXM(0x%04x,%d,0x%x)", id.Class, id.Field, id.Experimenter)

@@ -368,8 +368,8 @@ func ovsTransmit(t *testing.T, sw *ovstest.Switch, pk testPacket, seen map[strin
 		}
 		return n
 	}
-	for last, stable := total(), 0; stable < 3; {
-		time.Sleep(10 * time.Millisecond)
+	for last, stable := total(), 0; stable < 5; {
+		time.Sleep(20 * time.Millisecond)
 		if n := total(); n == last {
 			stable++
 		} else {

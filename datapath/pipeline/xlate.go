@@ -77,11 +77,12 @@ func (x *xlate) failed() bool { return x.prog.drop != DropNone }
 
 // unwild marks field f as one the translation depends on.
 func (x *xlate) unwild(f flow.Field) {
-	if x.track {
+	switch {
+	case !x.track:
+	case f.Width() > 64:
 		x.wc.Set128(f, ^uint64(0), ^uint64(0))
-		if f.Width() <= 64 {
-			x.wc.Set(f, ^uint64(0))
-		}
+	default:
+		x.wc.Set(f, ^uint64(0))
 	}
 }
 
