@@ -63,6 +63,7 @@ var interopSteps = []interopStep{
 	{name: "bundle-add-flows", cmd: "add-flows", args: []string{"--bundle", "-"}, stdin: interopBundle},
 	{name: "bundle-refused", cmd: "add-flows", args: []string{"--bundle", "-"}, stdin: "table=31,priority=1,actions=group:99\ntable=31,priority=2,actions=output:1\n", fails: true},
 	{name: "packet-out", cmd: "packet-out", args: []string{"in_port=1 packet=" + hex.EncodeToString(frame(2)) + " actions=output:2"}},
+	{name: "packet-out-set-field", cmd: "packet-out", args: []string{"in_port=1 packet=" + hex.EncodeToString(frame(2)) + " actions=set_field:10.0.0.9->ip_dst,output:3"}},
 	{name: "packet-out-table", cmd: "packet-out", args: []string{"in_port=1 packet=" + hex.EncodeToString(frame(2)) + " actions=output:TABLE"}},
 	{name: "del-flows-out-port", cmd: "del-flows", args: []string{"out_port=4"}},
 	{name: "bad-goto", cmd: "add-flow", args: []string{"table=5,actions=goto_table:2"}, fails: true},
@@ -183,6 +184,9 @@ func TestPrivilegedInterop(t *testing.T) {
 		// port 4 after mod-flows).
 		if n := len(sw.ports[2].Frames()); n != 1 {
 			t.Errorf("port 2 transmitted %d frames, want 1", n)
+		}
+		if fs := sw.ports[3].Frames(); len(fs) != 1 || fs[0][33] != 9 {
+			t.Errorf("port 3 transmitted %x, want one frame to 10.0.0.9", fs)
 		}
 		if n := len(sw.ports[4].Frames()); n != 1 {
 			t.Errorf("port 4 transmitted %d frames, want 1 (packet-out to TABLE)", n)

@@ -1,8 +1,12 @@
 package ofswitch
 
 import (
+	"maps"
+	"slices"
+
 	"github.com/sluicenet/sluice/datapath/flow"
 	"github.com/sluicenet/sluice/datapath/openflow"
+	"github.com/sluicenet/sluice/datapath/packet"
 	"github.com/sluicenet/sluice/datapath/pipeline"
 )
 
@@ -10,11 +14,13 @@ import (
 // outside the flow tables (see packetOut).
 var errUnsupportedOrder = openflow.Error{ErrType: openflow.ErrTypeBadAction, Code: 11}
 
-// packetOut implements OFPT_PACKET_OUT. Supported actions: outputs to ports (a port number,
-// IN_PORT, ALL, FLOOD, LOCAL, CONTROLLER) and output to TABLE, which runs the packet through
-// the pipeline from table 0 as if it had arrived on the match's in_port. Other actions
-// (set_field, push_vlan, ...) would need the pipeline to execute an action list that is not a
-// flow; they are refused with OFPBAC_UNSUPPORTED_ORDER rather than ignored.
+// packetOut implements OFPT_PACKET_OUT. A list of plain outputs (port numbers, IN_PORT, ALL,
+// FLOOD, LOCAL, CONTROLLER) is sent directly; output:TABLE alone runs the frame through the
+// pipeline from table 0 as if it had arrived on the match's in_port. Any other action list
+// (set_field, push_vlan, group, ct, controller(...)) runs in a scratch pipeline that holds the
+// switch's groups and one flow with those actions, sharing the connection tracker; actions that
+// need the real tables there (resubmit, goto, output:TABLE among others, learn) are refused with
+// OFPBAC_UNSUPPORTED_ORDER rather than ignored.
 func (s *Switch) packetOut(c *conn, m *openflow.PacketOut) *openflow.Error {
 	if m.BufferID != openflow.NoBuffer {
 		return &errBufferUnknown
@@ -30,18 +36,23 @@ func (s *Switch) packetOut(c *conn, m *openflow.PacketOut) *openflow.Error {
 	if err != nil {
 		return &openflow.ErrBadActionType
 	}
+	plain := true
 	for _, a := range acts {
 		o, ok := a.(*flow.Output)
 		if !ok {
-			return &errUnsupportedOrder
+			plain = false
+			continue
 		}
 		if o.Port == 0 || o.Port > flow.PortMax && o.Port != flow.PortInPort && o.Port != flow.PortTable &&
 			o.Port != flow.PortAll && o.Port != flow.PortFlood && o.Port != flow.PortLocal && o.Port != flow.PortController {
 			return &openflow.ErrBadActionOutPort
 		}
-		if o.Port != flow.PortTable && o.Port <= flow.PortMax && s.port(o.Port) == nil {
+		if o.Port <= flow.PortMax && s.port(o.Port) == nil {
 			return &openflow.ErrBadActionOutPort
 		}
+	}
+	if !plain {
+		return s.packetOutActions(inPort, acts, m.Data)
 	}
 	for _, a := range acts {
 		o := a.(*flow.Output)
@@ -50,10 +61,7 @@ func (s *Switch) packetOut(c *conn, m *openflow.PacketOut) *openflow.Error {
 			r := s.pipe.NewRunner()
 			var res pipeline.Result
 			r.Process(m.Data, inPort, &res)
-			for _, out := range res.Outputs {
-				s.transmit(out.Port, out.Frame)
-			}
-			s.SendPacketIns(inPort, res.PacketIns)
+			s.deliver(inPort, &res)
 		case flow.PortController:
 			s.SendPacketIns(inPort, []pipeline.PacketIn{{Reason: flow.ReasonPacketOut, Table: 0xff, Cookie: ^uint64(0), MaxLen: o.MaxLen, Frame: m.Data}})
 		case flow.PortInPort:
@@ -68,6 +76,65 @@ func (s *Switch) packetOut(c *conn, m *openflow.PacketOut) *openflow.Error {
 			s.transmit(o.Port, m.Data)
 		}
 	}
+	return nil
+}
+
+// deliver sends a pipeline result's copies out and its packet-ins to the controllers.
+func (s *Switch) deliver(inPort uint32, res *pipeline.Result) {
+	for _, out := range res.Outputs {
+		s.transmit(out.Port, out.Frame)
+	}
+	s.SendPacketIns(inPort, res.PacketIns)
+}
+
+// packetOutActions runs an action list on a frame in a scratch pipeline (see packetOut).
+func (s *Switch) packetOutActions(inPort uint32, acts []flow.Action, frame []byte) *openflow.Error {
+	for _, a := range acts {
+		switch a := a.(type) {
+		case *flow.Resubmit, *flow.Learn:
+			return &errUnsupportedOrder
+		case *flow.Output:
+			if a.Port == flow.PortTable {
+				return &errUnsupportedOrder
+			}
+		case *flow.CT:
+			if a.Table != flow.TableNone {
+				return &errUnsupportedOrder
+			}
+		}
+	}
+	var key flow.Key
+	var info packet.Info
+	if packet.Extract(frame, inPort, &key, &info) != packet.ReasonNone {
+		return &openflow.Error{ErrType: openflow.ErrTypeBadRequest, Code: 12} // OFPBRC_BAD_PACKET
+	}
+	// The scratch flow matches what the packet is (Ethernet type, IP protocol, VLAN presence),
+	// so the flow model accepts actions whose prerequisites the packet meets.
+	f := &flow.Flow{Instructions: flow.Instructions{Apply: acts}}
+	f.Match.Set(flow.FieldEthType, key.Get(flow.FieldEthType), ^uint64(0))
+	if et := key.Get(flow.FieldEthType); et == 0x0800 || et == 0x86dd {
+		f.Match.Set(flow.FieldNwProto, key.Get(flow.FieldNwProto), ^uint64(0))
+	}
+	f.Match.Set(flow.FieldVLANTCI, key.Get(flow.FieldVLANTCI), 0x1000)
+	s.mu.Lock()
+	ports := slices.Sorted(maps.Keys(s.ports))
+	s.mu.Unlock()
+	scratch := pipeline.New(pipeline.Options{Conntrack: s.pipe.Conntrack(), Ports: ports, Clock: s.opts.Clock})
+	if err := scratch.AddGroups(s.groupList(openflow.GroupAll)); err != nil {
+		return &errGroupInvalid
+	}
+	if err := scratch.AddFlows([]*flow.Flow{f}); err != nil {
+		return validationError(err)
+	}
+	var res pipeline.Result
+	scratch.NewRunner().Process(frame, inPort, &res)
+	for i := range res.PacketIns {
+		if res.PacketIns[i].Reason == flow.ReasonAction {
+			res.PacketIns[i].Reason = flow.ReasonPacketOut
+		}
+		res.PacketIns[i].Table = 0xff
+	}
+	s.deliver(inPort, &res)
 	return nil
 }
 

@@ -501,8 +501,20 @@ func TestPacketOutAndPacketIn(t *testing.T) {
 	}
 	c.wantError(out(1, 77, frame(2)), openflow.ErrBadActionOutPort)
 	po := out(1, 2, frame(2))
-	po.Actions = append([]openflow.Action{&openflow.PopVLAN{}}, po.Actions...)
+	po.Actions = append([]openflow.Action{&openflow.Resubmit{InPort: 0xfff8, Table: 3}}, po.Actions...)
 	c.wantError(po, openflow.Error{ErrType: openflow.ErrTypeBadAction, Code: 11})
+	// set_field then output, run in a scratch pipeline: port 3 gets the rewritten frame.
+	sf := mustFlow(t, "ip,actions=mod_nw_dst:10.0.0.99,output:3")
+	sfActs, err := openflow.FromActions(sf.Instructions.Apply)
+	if err != nil {
+		t.Fatal(err)
+	}
+	po = out(1, 3, frame(2))
+	po.Actions = sfActs
+	c.mustOK(po)
+	if fs := sw.ports[3].Frames(); len(fs) != 2 || fs[1][33] != 99 {
+		t.Errorf("port 3 frames after set_field packet-out: %x", fs)
+	}
 
 	// Packet-in: standard format first, then NXT_PACKET_IN2 with the userdata.
 	c.mustOK(out(1, openflow.PortTable, frame(3)))
