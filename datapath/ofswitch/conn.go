@@ -105,9 +105,10 @@ func (c *conn) writer() {
 	}
 }
 
-// send queues a reply; it waits for room (replies are never dropped).
+// send queues a reply; it waits for room (replies are never dropped). A multipart reply too
+// long for one message is split into several (REPLY_MORE on all but the last).
 func (c *conn) send(xid uint32, m openflow.Message) {
-	b, err := openflow.Marshal(xid, m)
+	b, err := openflow.AppendSplit(nil, xid, m)
 	if err != nil {
 		c.s.log.Error("encode reply", "type", m.Type().String(), "err", err)
 		return

@@ -55,11 +55,19 @@ func (c *conn) handle(h openflow.Header, m openflow.Message, raw []byte) {
 	case *openflow.BundleAdd:
 		c.handleBundleAdd(h, m, raw)
 	case *openflow.MultipartUnknown:
-		if m.MPType == mpTableFeatures && !m.Reply {
-			c.sendTableFeatures(h.XID)
+		c.sendError(h.XID, openflow.ErrBadRequestMultipart, raw)
+	case *openflow.TableFeaturesRequest:
+		c.tableFeatures(h, m, raw)
+	case *openflow.MeterConfigRequest:
+		c.meterConfig(h, m)
+	case *openflow.PortMod:
+		if c.getRole() == openflow.RoleSlave {
+			c.sendError(h.XID, errIsSlave, raw)
 			return
 		}
-		c.sendError(h.XID, openflow.ErrBadRequestMultipart, raw)
+		if e := c.s.portMod(m); e != nil {
+			c.sendError(h.XID, *e, raw)
+		}
 	case *openflow.Experimenter:
 		if m.Experimenter == openflow.NiciraID || m.Experimenter == openflow.ONFID {
 			c.sendError(h.XID, openflow.ErrBadRequestExpType, raw)

@@ -60,12 +60,15 @@ var interopSteps = []interopStep{
 	{name: "del-flows-cookie", cmd: "del-flows", args: []string{"cookie=0x1/-1"}},
 	{name: "add-group", cmd: "add-group", args: []string{"group_id=1,type=select,bucket=output:1,bucket=output:2"}},
 	{name: "add-group-exists", cmd: "add-group", args: []string{"group_id=1,type=all,bucket=output:1"}, fails: true},
+	{name: "add-meter", cmd: "add-meter", args: []string{"meter=1,pktps,band=type=drop,rate=10"}},
+	{name: "add-flow-meter", cmd: "add-flow", args: []string{"table=40,priority=1,ip,actions=meter:1,output:1"}},
 	{name: "bundle-add-flows", cmd: "add-flows", args: []string{"--bundle", "-"}, stdin: interopBundle},
 	{name: "bundle-refused", cmd: "add-flows", args: []string{"--bundle", "-"}, stdin: "table=31,priority=1,actions=group:99\ntable=31,priority=2,actions=output:1\n", fails: true},
 	{name: "packet-out", cmd: "packet-out", args: []string{"in_port=1 packet=" + hex.EncodeToString(frame(2)) + " actions=output:2"}},
 	{name: "packet-out-set-field", cmd: "packet-out", args: []string{"in_port=1 packet=" + hex.EncodeToString(frame(2)) + " actions=set_field:10.0.0.9->ip_dst,output:3"}},
 	{name: "packet-out-table", cmd: "packet-out", args: []string{"in_port=1 packet=" + hex.EncodeToString(frame(2)) + " actions=output:TABLE"}},
 	{name: "del-flows-out-port", cmd: "del-flows", args: []string{"out_port=4"}},
+	{name: "mod-port-down", cmd: "mod-port", args: []string{"p2", "down"}},
 	{name: "bad-goto", cmd: "add-flow", args: []string{"table=5,actions=goto_table:2"}, fails: true},
 }
 
@@ -139,7 +142,11 @@ func TestPrivilegedInterop(t *testing.T) {
 					if err != nil {
 						t.Fatalf("dump-groups: %v\n%s", err, groups)
 					}
-					got, gotGroups := normalizeDump(dump), normalizeDump(groups)
+					meters, err := ofctl(target.addr, "", "dump-meters")
+					if err != nil {
+						t.Fatalf("dump-meters: %v\n%s", err, meters)
+					}
+					got, gotGroups := normalizeDump(dump), append(normalizeDump(groups), normalizeDump(meters)...)
 					if target.name == "ovs" {
 						want[st.name], wantGroups[st.name] = got, gotGroups
 						return
@@ -151,7 +158,7 @@ func TestPrivilegedInterop(t *testing.T) {
 						t.Errorf("dump-flows differs from ovs-vswitchd's (- ovs, + sluice):\n%s", d)
 					}
 					if d := flowtest.DiffLines(wantGroups[st.name], gotGroups); d != "" {
-						t.Errorf("dump-groups differs from ovs-vswitchd's (- ovs, + sluice):\n%s", d)
+						t.Errorf("dump-groups/dump-meters differs from ovs-vswitchd's (- ovs, + sluice):\n%s", d)
 					}
 				})
 			}
@@ -171,7 +178,7 @@ func TestPrivilegedInterop(t *testing.T) {
 				if err != nil {
 					t.Fatalf("dump-ports-desc: %v\n%s", err, out)
 				}
-				for _, p := range []string{" 1(p1): addr:", " 4(p4): addr:", " LOCAL(br0): addr:"} {
+				for _, p := range []string{" 1(p1): addr:", " 4(p4): addr:", " LOCAL(br0): addr:", "config:     PORT_DOWN"} {
 					if !strings.Contains(out, p) {
 						t.Errorf("dump-ports-desc lacks %q:\n%s", p, out)
 					}

@@ -1,21 +1,12 @@
 package ofswitch
 
 import (
-	"encoding/binary"
 	"slices"
 	"time"
 
 	"github.com/sluicenet/sluice/datapath/flow"
 	"github.com/sluicenet/sluice/datapath/openflow"
 )
-
-// mpTableFeatures is OFPMP_TABLE_FEATURES, which the codec does not model: ovs-ofctl asks for
-// it before some commands, and the switch answers with one entry per table without properties.
-const mpTableFeatures = openflow.MPTableFeat
-
-// maxReplyBody is how much of a multipart reply goes into one message before the switch
-// continues in another with OFPMPF_REPLY_MORE set on all but the last.
-const maxReplyBody = 60 << 10
 
 // Description strings (OFPMP_DESC).
 const (
@@ -35,7 +26,7 @@ func (c *conn) handleMultipart(h openflow.Header, m openflow.Message, raw []byte
 			c.sendError(h.XID, *e, raw)
 			return
 		}
-		c.sendFlowDescs(h.XID, s.flowDescs(&m.FlowFilter))
+		c.send(h.XID, &openflow.FlowDescReply{Flows: s.flowDescs(&m.FlowFilter)})
 	case *openflow.AggregateRequest:
 		if e := checkTable(m.TableID); e != nil {
 			c.sendError(h.XID, *e, raw)
@@ -64,15 +55,7 @@ func (c *conn) handleMultipart(h openflow.Header, m openflow.Message, raw []byte
 		for id, n := range counts {
 			tables = append(tables, openflow.TableStats{TableID: uint8(id), ActiveCount: n})
 		}
-		for len(tables) > 0 {
-			n := min(len(tables), maxReplyBody/24)
-			r := &openflow.TableStatsReply{Tables: tables[:n]}
-			if n < len(tables) {
-				r.Flags = openflow.MultipartMore
-			}
-			c.send(h.XID, r)
-			tables = tables[n:]
-		}
+		c.send(h.XID, &openflow.TableStatsReply{Tables: tables})
 	case *openflow.PortDescRequest:
 		r := &openflow.PortDescReply{}
 		for _, pe := range s.portList() {
@@ -205,36 +188,6 @@ func (s *Switch) flowDescs(ff *openflow.FlowFilter) []openflow.FlowDesc {
 	return out
 }
 
-// sendFlowDescs sends flow descriptions split over as many replies as needed.
-func (c *conn) sendFlowDescs(xid uint32, descs []openflow.FlowDesc) {
-	if len(descs) == 0 {
-		c.send(xid, &openflow.FlowDescReply{})
-		return
-	}
-	for start := 0; start < len(descs); {
-		end, size := start, 0
-		for end < len(descs) {
-			b, err := openflow.Marshal(xid, &openflow.FlowDescReply{Flows: descs[end : end+1]})
-			if err != nil {
-				end++
-				continue
-			}
-			n := len(b) - openflow.HeaderLen - 8
-			if size+n > maxReplyBody && end > start {
-				break
-			}
-			size += n
-			end++
-		}
-		r := &openflow.FlowDescReply{Flows: descs[start:end]}
-		if end < len(descs) {
-			r.Flags = openflow.MultipartMore
-		}
-		c.send(xid, r)
-		start = end
-	}
-}
-
 func (s *Switch) portList() []*portEntry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -268,28 +221,37 @@ func (s *Switch) groupList(id uint32) []*flow.GroupEntry {
 	return out
 }
 
-// sendTableFeatures answers OFPMP_TABLE_FEATURES with one entry per table: no properties, a
-// 64-bit metadata match and write, and OVS's default name ("" prints as the table number).
-func (c *conn) sendTableFeatures(xid uint32) {
-	const entryLen = 64
-	const perMsg = maxReplyBody / entryLen
-	for start := 0; start < nTables; start += perMsg {
-		end := min(start+perMsg, nTables)
-		body := make([]byte, 8, 8+(end-start)*entryLen)
-		binary.BigEndian.PutUint16(body[0:], uint16(mpTableFeatures))
-		if end < nTables {
-			binary.BigEndian.PutUint16(body[2:], openflow.MultipartMore)
-		}
-		for id := start; id < end; id++ {
-			e := make([]byte, entryLen)
-			binary.BigEndian.PutUint16(e[0:], entryLen)
-			e[2] = byte(id)
-			// name[32] stays empty; metadata_match and metadata_write all ones.
-			binary.BigEndian.PutUint64(e[40:], ^uint64(0))
-			binary.BigEndian.PutUint64(e[48:], ^uint64(0))
-			binary.BigEndian.PutUint32(e[60:], 1000000) // max_entries
-			body = append(body, e...)
-		}
-		c.send(xid, &openflow.Unknown{MsgType: openflow.TypeMultipartReply, Body: body})
+// tableFeatures answers OFPMP_TABLE_FEATURES (ovs-ofctl asks for it before most commands):
+// one entry per table, without properties, with a 64-bit metadata match and write. Setting
+// table features is refused.
+func (c *conn) tableFeatures(h openflow.Header, m *openflow.TableFeaturesRequest, raw []byte) {
+	if len(m.Tables) > 0 {
+		c.sendError(h.XID, openflow.Error{ErrType: openflow.ErrTypeTableFeaturesFailed, Code: 5}, raw) // OFPTFFC_EPERM
+		return
 	}
+	r := &openflow.TableFeaturesReply{Tables: make([]openflow.TableFeatures, nTables)}
+	for i := range r.Tables {
+		r.Tables[i] = openflow.TableFeatures{TableID: uint8(i), MetadataMatch: ^uint64(0), MetadataWrite: ^uint64(0), MaxEntries: 1000000}
+	}
+	c.send(h.XID, r)
+}
+
+// meterConfig answers OFPMP_METER_CONFIG (dump-meters).
+func (c *conn) meterConfig(h openflow.Header, m *openflow.MeterConfigRequest) {
+	s := c.s
+	r := &openflow.MeterConfigReply{}
+	s.mu.Lock()
+	ids := make([]uint32, 0, len(s.meters))
+	for id := range s.meters {
+		if m.MeterID == openflow.MeterAll || m.MeterID == id {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		mm := openflow.MeterModFor(s.meters[id].e, openflow.MeterAdd)
+		r.Meters = append(r.Meters, openflow.MeterConfig{Flags: mm.Flags, MeterID: id, Bands: mm.Bands})
+	}
+	s.mu.Unlock()
+	c.send(h.XID, r)
 }

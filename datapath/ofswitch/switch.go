@@ -427,3 +427,31 @@ func (s *Switch) Expire() {
 	s.mu.Unlock()
 	s.sendRemoved(rem, nil)
 }
+
+// portMod implements OFPT_PORT_MOD: only OFPPC_PORT_DOWN can be changed (the datapath does
+// not implement no_recv, no_fwd or no_packet_in; asking for them is refused, not ignored).
+func (s *Switch) portMod(m *openflow.PortMod) *openflow.Error {
+	if m.Mask&^openflow.PortConfigDown != 0 {
+		return &openflow.Error{ErrType: openflow.ErrTypePortModFailed, Code: 2} // OFPPMFC_BAD_CONFIG
+	}
+	s.mu.Lock()
+	pe, ok := s.ports[m.PortNo]
+	if !ok {
+		s.mu.Unlock()
+		return &openflow.Error{ErrType: openflow.ErrTypePortModFailed, Code: 0} // OFPPMFC_BAD_PORT
+	}
+	if pe.desc.MAC != m.HWAddr {
+		s.mu.Unlock()
+		return &openflow.Error{ErrType: openflow.ErrTypePortModFailed, Code: 1} // OFPPMFC_BAD_HW_ADDR
+	}
+	down := pe.desc.AdminDown
+	if m.Mask&openflow.PortConfigDown != 0 {
+		down = m.Config&openflow.PortConfigDown != 0
+	}
+	linkDown := pe.desc.LinkDown
+	s.mu.Unlock()
+	if err := s.SetPortState(m.PortNo, down, linkDown); err != nil {
+		return &openflow.Error{ErrType: openflow.ErrTypePortModFailed, Code: 0}
+	}
+	return nil
+}
