@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -127,7 +128,7 @@ func (c *client) wantError(m openflow.Message, want openflow.Error) {
 	}
 }
 
-// dumpFlows returns the switch's flows in dump-flows --no-stats text, in its order.
+// dumpFlows returns the switch's flows in dump-flows --no-stats text, sorted.
 func (c *client) dumpFlows() []string {
 	c.t.Helper()
 	req := &openflow.FlowDescRequest{FlowFilter: openflow.NewFlowFilter()}
@@ -146,6 +147,7 @@ func (c *client) dumpFlows() []string {
 			out = append(out, f.String())
 		}
 	}
+	slices.Sort(out)
 	return out
 }
 
