@@ -131,6 +131,8 @@ type Switch struct {
 	roleGen uint64
 	genSet  bool
 
+	sweeps int // timeout sweeps so far (guarded by mu)
+
 	ln     net.Listener
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
@@ -424,6 +426,10 @@ func (s *Switch) Expire() {
 		rem = append(rem, removed{f: f, reason: reason, added: at})
 		delete(s.added, f)
 	}
+	s.sweeps++
+	if s.sweeps%pruneEvery == 0 {
+		s.pruneAddedLocked()
+	}
 	s.mu.Unlock()
 	s.sendRemoved(rem, nil)
 }
@@ -454,4 +460,21 @@ func (s *Switch) portMod(m *openflow.PortMod) *openflow.Error {
 		return &openflow.Error{ErrType: openflow.ErrTypePortModFailed, Code: 0}
 	}
 	return nil
+}
+
+// pruneEvery is how many timeout sweeps pass between prunes of the add-time map.
+const pruneEvery = 30
+
+// pruneAddedLocked forgets the add times of flows that left the tables without the switch
+// seeing them go (replaced by an add or a modify).
+func (s *Switch) pruneAddedLocked() {
+	live := make(map[*flow.Flow]bool, len(s.added))
+	for _, e := range s.pipe.Flows() {
+		live[e.Flow] = true
+	}
+	for f := range s.added {
+		if !live[f] {
+			delete(s.added, f)
+		}
+	}
 }
