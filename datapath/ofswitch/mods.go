@@ -187,27 +187,55 @@ func validationError(err error) *openflow.Error {
 }
 
 // batch collects flow additions and modifications that become visible in one pipeline
-// transaction.
+// transaction. The index by table/match/priority is built only when a modify needs it: a run of
+// plain adds (the bulk of a large bundle) goes to the pipeline as it is, whose add replaces an
+// earlier flow with the same key.
 type batch struct {
-	flows   []*flow.Flow
-	byKey   map[flowKey]int
-	added   map[*flow.Flow]time.Time
-	flushed bool
+	flows []*flow.Flow // nil: replaced by a later entry
+	at    []time.Time  // add time of each flow
+	byKey map[flowKey]int
 }
 
 func (b *batch) put(f *flow.Flow, at time.Time) {
-	if b.byKey == nil {
-		b.byKey, b.added = map[flowKey]int{}, map[*flow.Flow]time.Time{}
-	}
-	k := keyOf(f)
-	if i, ok := b.byKey[k]; ok {
-		delete(b.added, b.flows[i])
-		b.flows[i] = f
-	} else {
+	if b.byKey != nil {
+		k := keyOf(f)
+		if i, ok := b.byKey[k]; ok {
+			b.flows[i], b.at[i] = f, at
+			return
+		}
 		b.byKey[k] = len(b.flows)
-		b.flows = append(b.flows, f)
 	}
-	b.added[f] = at
+	b.flows = append(b.flows, f)
+	b.at = append(b.at, at)
+}
+
+// index builds byKey, dropping entries a later one with the same key replaces.
+func (b *batch) index() {
+	if b.byKey != nil {
+		return
+	}
+	b.byKey = make(map[flowKey]int, len(b.flows))
+	for i, f := range b.flows {
+		k := keyOf(f)
+		if j, ok := b.byKey[k]; ok {
+			b.flows[j] = nil
+		}
+		b.byKey[k] = i
+	}
+}
+
+// live returns the batch's flows without replaced entries.
+func (b *batch) live() []*flow.Flow {
+	if b.byKey == nil {
+		return b.flows
+	}
+	out := make([]*flow.Flow, 0, len(b.byKey))
+	for _, f := range b.flows {
+		if f != nil {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // commitLocked applies prepared ops in order. Consecutive flow additions and modifications go
@@ -221,12 +249,14 @@ func (s *Switch) commitLocked(ops []op) ([]removed, int, *openflow.Error) {
 		if len(b.flows) == 0 {
 			return nil
 		}
-		err := s.pipe.AddFlows(b.flows)
+		err := s.pipe.AddFlows(b.live())
 		if err != nil {
 			return validationError(err)
 		}
-		for f, at := range b.added {
-			s.added[f] = at
+		for i, f := range b.flows {
+			if f != nil {
+				s.added[f] = b.at[i]
+			}
 		}
 		b = batch{}
 		return nil
@@ -314,7 +344,7 @@ func (s *Switch) overlapsLocked(f *flow.Flow, b *batch) bool {
 			return true
 		}
 	}
-	return slices.ContainsFunc(b.flows, overlap)
+	return slices.ContainsFunc(b.live(), overlap)
 }
 
 // selects reports whether flow g is selected by a modify or delete with filter f.
@@ -372,32 +402,30 @@ func (s *Switch) modifyLocked(m *openflow.FlowMod, f *flow.Flow, b *batch) *open
 		return e
 	}
 	strict := m.Command == openflow.FlowModifyStrict
+	b.index()
 	var sel []*flow.Flow
+	var selAt []time.Time
 	seen := map[flowKey]bool{}
-	for _, g := range b.flows {
-		if selects(g, m.TableID, strict, f, m.OutPort, m.OutGroup) {
-			sel = append(sel, g)
+	for i, g := range b.flows {
+		if g != nil && selects(g, m.TableID, strict, f, m.OutPort, m.OutGroup) {
+			sel, selAt = append(sel, g), append(selAt, b.at[i])
 			seen[keyOf(g)] = true
 		}
 	}
 	for _, e := range s.pipe.Flows() {
 		g := e.Flow
 		if !seen[keyOf(g)] && selects(g, m.TableID, strict, f, m.OutPort, m.OutGroup) {
-			sel = append(sel, g)
+			sel, selAt = append(sel, g), append(selAt, s.added[g])
 		}
 	}
-	for _, g := range sel {
+	for i, g := range sel {
 		n := *g
 		n.Instructions = f.Instructions
 		n.Stats = flow.Stats{}
 		if err := n.Validate(); err != nil {
 			return validationError(err)
 		}
-		at, ok := s.added[g]
-		if !ok {
-			at = b.added[g]
-		}
-		b.put(&n, at)
+		b.put(&n, selAt[i])
 	}
 	return nil
 }

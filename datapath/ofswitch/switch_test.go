@@ -627,3 +627,23 @@ func TestLargeDumpIsSplit(t *testing.T) {
 		t.Errorf("got %d flows in %d replies, want 3000 in several", total, len(rs))
 	}
 }
+
+func TestBundleAddThenModify(t *testing.T) {
+	sw := startSwitch(t, ofswitch.Options{})
+	c := dial(t, sw)
+	in := func(m openflow.Message) openflow.Message { return &openflow.BundleAdd{BundleID: 2, Message: m} }
+	c.mustOK(flowMod(t, "priority=5,ip,nw_dst=10.0.0.9,actions=output:4", openflow.FlowAdd),
+		in(flowMod(t, "cookie=0x7,priority=5,ip,nw_dst=10.0.0.1,actions=output:1", openflow.FlowAdd)),
+		in(flowMod(t, "cookie=0x8,priority=5,ip,nw_dst=10.0.0.1,actions=output:2", openflow.FlowAdd)),
+		in(flowMod(t, "priority=5,ip,actions=output:3", openflow.FlowModify)),
+		in(flowMod(t, "priority=6,arp,actions=output:1", openflow.FlowAdd)),
+		&openflow.BundleControl{BundleID: 2, CtlType: openflow.BundleCommitRequest})
+	want := []string{
+		"cookie=0x8, priority=5,ip,nw_dst=10.0.0.1 actions=output:3",
+		"priority=5,ip,nw_dst=10.0.0.9 actions=output:3",
+		"priority=6,arp actions=output:1",
+	}
+	if got := c.dumpFlows(); !slices.Equal(got, want) {
+		t.Errorf("flows:\ngot  %q\nwant %q", got, want)
+	}
+}
