@@ -1,7 +1,6 @@
 package ofswitch
 
 import (
-	"github.com/sluicenet/sluice/datapath/flow"
 	"github.com/sluicenet/sluice/datapath/openflow"
 )
 
@@ -157,62 +156,58 @@ func (s *Switch) dryRunLocked(ops []op) (int, *openflow.Error) {
 		meters[id] = true
 	}
 	for i, o := range ops {
+		var e *openflow.Error
 		switch m := o.msg.(type) {
 		case *openflow.FlowMod:
-			if m.Command > openflow.FlowModifyStrict {
-				continue
-			}
-			for _, acts := range [][]flow.Action{o.f.Instructions.Apply, o.f.Instructions.Write} {
-				for _, a := range acts {
-					switch a := a.(type) {
-					case *flow.Group:
-						if !groups[a.GroupID] {
-							return i, &openflow.ErrBadActionOutGroup
-						}
-					case *flow.Meter:
-						if !meters[a.MeterID] {
-							return i, &openflow.ErrMeterUnknown
-						}
-					}
-				}
+			if m.Command <= openflow.FlowModifyStrict {
+				e = checkRefs(o.f, func(id uint32) bool { return groups[id] }, func(id uint32) bool { return meters[id] })
 			}
 		case *openflow.GroupMod:
-			switch m.Command {
-			case openflow.GroupAdd:
-				if groups[m.GroupID] {
-					return i, &openflow.ErrGroupExists
-				}
-				groups[m.GroupID] = true
-			case openflow.GroupAddOrModify:
-				groups[m.GroupID] = true
-			case openflow.GroupModify, openflow.GroupInsertBucket, openflow.GroupRemoveBucket:
-				if !groups[m.GroupID] {
-					return i, &openflow.ErrGroupUnknown
-				}
-			case openflow.GroupDelete:
-				if m.GroupID == openflow.GroupAll {
-					clear(groups)
-				}
-				delete(groups, m.GroupID)
-			}
+			kind := map[openflow.GroupModCommand]change{openflow.GroupAdd: create, openflow.GroupAddOrModify: upsert,
+				openflow.GroupModify: update, openflow.GroupInsertBucket: update, openflow.GroupRemoveBucket: update,
+				openflow.GroupDelete: remove}[m.Command]
+			e = simulate(groups, kind, m.GroupID, openflow.GroupAll, openflow.ErrGroupExists, openflow.ErrGroupUnknown)
 		case *openflow.MeterMod:
-			switch m.Command {
-			case openflow.MeterAdd:
-				if meters[m.MeterID] {
-					return i, &openflow.ErrMeterExists
-				}
-				meters[m.MeterID] = true
-			case openflow.MeterModify:
-				if !meters[m.MeterID] {
-					return i, &openflow.ErrMeterUnknown
-				}
-			case openflow.MeterDelete:
-				if m.MeterID == openflow.MeterAll {
-					clear(meters)
-				}
-				delete(meters, m.MeterID)
-			}
+			kind := map[openflow.MeterModCommand]change{openflow.MeterAdd: create, openflow.MeterModify: update,
+				openflow.MeterDelete: remove}[m.Command]
+			e = simulate(meters, kind, m.MeterID, openflow.MeterAll, openflow.ErrMeterExists, openflow.ErrMeterUnknown)
+		}
+		if e != nil {
+			return i, e
 		}
 	}
 	return -1, nil
+}
+
+// change is what a group or meter mod does to the set of existing ids.
+type change uint8
+
+const (
+	create change = iota // must not exist yet
+	update               // must exist
+	upsert               // either
+	remove               // one id or all; a missing one is no error
+)
+
+// simulate applies a change to a set of ids, returning the error the switch would answer.
+func simulate(set map[uint32]bool, kind change, id, all uint32, exists, unknown openflow.Error) *openflow.Error {
+	switch kind {
+	case create:
+		if set[id] {
+			return &exists
+		}
+		set[id] = true
+	case update:
+		if !set[id] {
+			return &unknown
+		}
+	case upsert:
+		set[id] = true
+	case remove:
+		if id == all {
+			clear(set)
+		}
+		delete(set, id)
+	}
+	return nil
 }

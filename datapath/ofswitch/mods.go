@@ -2,6 +2,7 @@ package ofswitch
 
 import (
 	"errors"
+	"maps"
 	"slices"
 	"time"
 
@@ -268,7 +269,7 @@ func (s *Switch) commitLocked(ops []op) ([]removed, int, *openflow.Error) {
 		case *openflow.FlowMod:
 			switch m.Command {
 			case openflow.FlowAdd:
-				e = s.checkRefsLocked(o.f, nil)
+				e = s.checkRefsLocked(o.f)
 				if e == nil && o.f.Flags&flow.FlagCheckOverlap != 0 && s.overlapsLocked(o.f, &b) {
 					e = &openflow.ErrFlowModOverlap
 				}
@@ -306,16 +307,22 @@ func (s *Switch) commitLocked(ops []op) ([]removed, int, *openflow.Error) {
 }
 
 // checkRefsLocked checks that the groups and meters a flow names exist.
-func (s *Switch) checkRefsLocked(f *flow.Flow, _ *batch) *openflow.Error {
+func (s *Switch) checkRefsLocked(f *flow.Flow) *openflow.Error {
+	return checkRefs(f, func(id uint32) bool { _, ok := s.groups[id]; return ok },
+		func(id uint32) bool { _, ok := s.meters[id]; return ok })
+}
+
+// checkRefs checks a flow's group and meter actions against what exists.
+func checkRefs(f *flow.Flow, group, meter func(uint32) bool) *openflow.Error {
 	for _, acts := range [][]flow.Action{f.Instructions.Apply, f.Instructions.Write} {
 		for _, a := range acts {
 			switch a := a.(type) {
 			case *flow.Group:
-				if _, ok := s.groups[a.GroupID]; !ok {
+				if !group(a.GroupID) {
 					return &openflow.ErrBadActionOutGroup
 				}
 			case *flow.Meter:
-				if _, ok := s.meters[a.MeterID]; !ok {
+				if !meter(a.MeterID) {
 					return &openflow.ErrMeterUnknown
 				}
 			}
@@ -398,7 +405,7 @@ func sendsToGroup(f *flow.Flow, group uint32) bool {
 // modifyLocked replaces the instructions of the selected flows, keeping cookie, timeouts,
 // flags and age (as ovs-vswitchd does); it adds to b.
 func (s *Switch) modifyLocked(m *openflow.FlowMod, f *flow.Flow, b *batch) *openflow.Error {
-	if e := s.checkRefsLocked(f, b); e != nil {
+	if e := s.checkRefsLocked(f); e != nil {
 		return e
 	}
 	strict := m.Command == openflow.FlowModifyStrict
@@ -476,16 +483,8 @@ func (s *Switch) groupModLocked(m *openflow.GroupMod, g *flow.GroupEntry) ([]rem
 		}
 		return nil, nil
 	case openflow.GroupDelete:
-		var ids []uint32
-		if m.GroupID == openflow.GroupAll {
-			for id := range s.groups {
-				ids = append(ids, id)
-			}
-		} else if exists {
-			ids = append(ids, m.GroupID)
-		}
 		var rem []removed
-		for _, id := range ids {
+		for _, id := range selectIDs(s.groups, m.GroupID, openflow.GroupAll) {
 			rem = append(rem, s.deleteLocked(openflow.TableAll, false, &flow.Flow{}, openflow.PortAny, id, openflow.RemovedGroupDelete)...)
 			s.pipe.DeleteGroup(id)
 			delete(s.groups, id)
@@ -590,16 +589,8 @@ func (s *Switch) meterModLocked(m *openflow.MeterMod, e *flow.MeterEntry) ([]rem
 		s.meters[m.MeterID] = &meterEntry{e: e, added: at}
 		return nil, nil
 	}
-	var ids []uint32
-	if m.MeterID == openflow.MeterAll {
-		for id := range s.meters {
-			ids = append(ids, id)
-		}
-	} else if exists {
-		ids = append(ids, m.MeterID)
-	}
 	var rem []removed
-	for _, id := range ids {
+	for _, id := range selectIDs(s.meters, m.MeterID, openflow.MeterAll) {
 		for _, en := range s.pipe.Flows() {
 			f := en.Flow
 			if !usesMeter(f, id) {
@@ -650,4 +641,16 @@ func (s *Switch) sendRemoved(rem []removed, _ *conn) {
 			c.sendAsync(m, true)
 		}
 	}
+}
+
+// selectIDs returns, sorted, the keys of m that a request for id selects: all of them when id
+// is the "all" wildcard, else id if m has it.
+func selectIDs[V any](m map[uint32]V, id, all uint32) []uint32 {
+	if id != all {
+		if _, ok := m[id]; ok {
+			return []uint32{id}
+		}
+		return nil
+	}
+	return slices.Sorted(maps.Keys(m))
 }

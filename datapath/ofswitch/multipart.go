@@ -57,24 +57,23 @@ func (c *conn) handleMultipart(h openflow.Header, m openflow.Message, raw []byte
 		}
 		c.send(h.XID, &openflow.TableStatsReply{Tables: tables})
 	case *openflow.PortDescRequest:
-		r := &openflow.PortDescReply{}
-		for _, pe := range s.portList() {
-			if m.PortNo == openflow.PortAny || m.PortNo == pe.desc.OFPort {
-				r.Ports = append(r.Ports, wirePort(pe.desc))
-			}
-		}
-		if m.PortNo != openflow.PortAny && len(r.Ports) == 0 {
-			c.sendError(h.XID, openflow.ErrBadRequestPort, raw)
+		ports, ok := c.requestedPorts(h, m.PortNo, raw)
+		if !ok {
 			return
+		}
+		r := &openflow.PortDescReply{}
+		for _, pe := range ports {
+			r.Ports = append(r.Ports, wirePort(pe.desc))
 		}
 		c.send(h.XID, r)
 	case *openflow.PortStatsRequest:
+		ports, ok := c.requestedPorts(h, m.PortNo, raw)
+		if !ok {
+			return
+		}
 		r := &openflow.PortStatsReply{}
 		now := s.opts.Clock()
-		for _, pe := range s.portList() {
-			if m.PortNo != openflow.PortAny && m.PortNo != pe.desc.OFPort {
-				continue
-			}
+		for _, pe := range ports {
 			var st PortStats
 			if pe.io != nil {
 				st = pe.io.Stats()
@@ -85,10 +84,6 @@ func (c *conn) handleMultipart(h openflow.Header, m openflow.Message, raw []byte
 				RxPackets: st.RxPackets, TxPackets: st.TxPackets, RxBytes: st.RxBytes, TxBytes: st.TxBytes,
 				RxDropped: st.RxDropped, TxDropped: st.TxDropped, RxErrors: st.RxErrors, TxErrors: st.TxErrors,
 				Ethernet: &openflow.PortStatsEthernet{}})
-		}
-		if m.PortNo != openflow.PortAny && len(r.Ports) == 0 {
-			c.sendError(h.XID, openflow.ErrBadRequestPort, raw)
-			return
 		}
 		c.send(h.XID, r)
 	case *openflow.GroupDescRequest:
@@ -126,14 +121,7 @@ func (c *conn) handleMultipart(h openflow.Header, m openflow.Message, raw []byte
 		now := s.opts.Clock()
 		flows := s.pipe.Flows()
 		s.mu.Lock()
-		ids := make([]uint32, 0, len(s.meters))
-		for id := range s.meters {
-			if m.MeterID == openflow.MeterAll || m.MeterID == id {
-				ids = append(ids, id)
-			}
-		}
-		slices.Sort(ids)
-		for _, id := range ids {
+		for _, id := range selectIDs(s.meters, m.MeterID, openflow.MeterAll) {
 			me := s.meters[id]
 			var n uint32
 			for _, e := range flows {
@@ -149,6 +137,22 @@ func (c *conn) handleMultipart(h openflow.Header, m openflow.Message, raw []byte
 		s.mu.Unlock()
 		c.send(h.XID, r)
 	}
+}
+
+// requestedPorts returns the ports a port desc or stats request names (OFPP_ANY: all); for a
+// port that does not exist it answers OFPBRC_BAD_PORT and reports false.
+func (c *conn) requestedPorts(h openflow.Header, no uint32, raw []byte) ([]*portEntry, bool) {
+	var out []*portEntry
+	for _, pe := range c.s.portList() {
+		if no == openflow.PortAny || no == pe.desc.OFPort {
+			out = append(out, pe)
+		}
+	}
+	if len(out) == 0 {
+		c.sendError(h.XID, openflow.ErrBadRequestPort, raw)
+		return nil, false
+	}
+	return out, true
 }
 
 func checkTable(id uint8) *openflow.Error {
@@ -204,14 +208,8 @@ func (s *Switch) portList() []*portEntry {
 
 func (s *Switch) groupList(id uint32) []*flow.GroupEntry {
 	s.mu.Lock()
-	ids := make([]uint32, 0, len(s.groups))
-	for g := range s.groups {
-		if id == openflow.GroupAll || id == g {
-			ids = append(ids, g)
-		}
-	}
+	ids := selectIDs(s.groups, id, openflow.GroupAll)
 	s.mu.Unlock()
-	slices.Sort(ids)
 	var out []*flow.GroupEntry
 	for _, g := range ids {
 		if e := s.pipe.Group(g); e != nil {
@@ -241,14 +239,7 @@ func (c *conn) meterConfig(h openflow.Header, m *openflow.MeterConfigRequest) {
 	s := c.s
 	r := &openflow.MeterConfigReply{}
 	s.mu.Lock()
-	ids := make([]uint32, 0, len(s.meters))
-	for id := range s.meters {
-		if m.MeterID == openflow.MeterAll || m.MeterID == id {
-			ids = append(ids, id)
-		}
-	}
-	slices.Sort(ids)
-	for _, id := range ids {
+	for _, id := range selectIDs(s.meters, m.MeterID, openflow.MeterAll) {
 		mm := openflow.MeterModFor(s.meters[id].e, openflow.MeterAdd)
 		r.Meters = append(r.Meters, openflow.MeterConfig{Flags: mm.Flags, MeterID: id, Bands: mm.Bands})
 	}
