@@ -418,7 +418,9 @@ func TestFlowRemoved(t *testing.T) {
 	c := dial(t, sw)
 	c.mustOK(flowMod(t, "cookie=0x5,priority=9,ip,send_flow_rem,actions=output:1", openflow.FlowAdd),
 		flowMod(t, "cookie=0x6,priority=8,hard_timeout=10,send_flow_rem,arp,actions=output:1", openflow.FlowAdd),
-		flowMod(t, "priority=7,tcp,actions=output:1", openflow.FlowAdd))
+		flowMod(t, "priority=7,tcp,actions=output:1", openflow.FlowAdd),
+		flowMod(t, "cookie=0x7,priority=6,idle_timeout=5,send_flow_rem,ipv6,actions=output:1", openflow.FlowAdd),
+		flowMod(t, "priority=5,idle_timeout=50,send_flow_rem,ipv6,actions=output:1", openflow.FlowAdd))
 	c.mustOK(flowMod(t, "ip,actions=drop", openflow.FlowDelete)) // both ip flows; only one asked
 	now.Add(int64(11 * time.Second))
 	sw.Expire()
@@ -429,7 +431,8 @@ func TestFlowRemoved(t *testing.T) {
 			got = append(got, strings.Join([]string{fr.Match.String(), reasonName(fr.Reason)}, " "))
 		}
 	}
-	want := []string{"ip delete", "arp hard_timeout"}
+	slices.Sort(got)
+	want := []string{"arp hard_timeout", "ip delete", "ipv6 idle_timeout"}
 	if !slices.Equal(got, want) {
 		t.Errorf("flow removed: got %q, want %q", got, want)
 	}
@@ -443,6 +446,7 @@ func reasonName(r uint8) string {
 func TestPortStatusAndDesc(t *testing.T) {
 	sw := startSwitch(t, ofswitch.Options{Bridge: "br9"})
 	c := dial(t, sw)
+	other := dial(t, sw) // every controller gets port status
 	if err := sw.AddPort(ofswitch.PortDesc{OFPort: 9, Name: "veth9", MAC: [6]byte{2, 0, 0, 0, 0, 9}}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -456,6 +460,10 @@ func TestPortStatusAndDesc(t *testing.T) {
 		t.Errorf("second remove: got %v, want ErrNoPort", err)
 	}
 	rs := c.roundTrip(&openflow.PortDescRequest{PortNo: openflow.PortAny})
+	other.roundTrip(&openflow.EchoRequest{})
+	if n := len(other.async); n != 3 {
+		t.Errorf("second controller got %d port-status messages, want 3", n)
+	}
 	var got []string
 	for _, m := range c.async {
 		if ps, ok := m.(*openflow.PortStatus); ok {
