@@ -42,7 +42,6 @@ type conn struct {
 func newConn(s *Switch, nc net.Conn) *conn {
 	c := &conn{s: s, nc: nc, out: make(chan outMsg, s.opts.SendQueue), done: make(chan struct{}),
 		bundles: map[uint32]*bundle{}, role: openflow.RoleEqual}
-	c.missSendLen.Store(128)
 	return c
 }
 
@@ -119,10 +118,12 @@ func (c *conn) send(xid uint32, m openflow.Message) {
 	}
 }
 
-// sendAsync queues an asynchronous message. Slaves get only port status. It reports whether
-// the message was queued; a full queue drops it.
+// sendAsync queues an asynchronous message. Like ovs-vswitchd's service connections (which is
+// what connections to the management socket are), a connection gets asynchronous messages only
+// after it set a non-zero miss_send_len with SET_CONFIG; slaves then get only port status. It
+// reports false when the message was dropped because the queue is full.
 func (c *conn) sendAsync(m openflow.Message, masterOnly bool) bool {
-	if masterOnly && c.getRole() == openflow.RoleSlave {
+	if masterOnly && c.getRole() == openflow.RoleSlave || c.missSendLen.Load() == 0 {
 		return true
 	}
 	b, err := openflow.Marshal(0, m)

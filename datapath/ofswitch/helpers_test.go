@@ -56,6 +56,8 @@ func dial(t testing.TB, sw *testSwitch) *client {
 	if err := c.Handshake(); err != nil {
 		t.Fatalf("handshake: %v", err)
 	}
+	// Ask for asynchronous messages, as a controller on the management socket must.
+	c.mustOK(&openflow.SetConfig{SwitchConfig: openflow.SwitchConfig{MissSendLen: 128}})
 	return c
 }
 

@@ -61,6 +61,13 @@ func (s *Switch) packetOut(c *conn, m *openflow.PacketOut) *openflow.Error {
 			r := s.pipe.NewRunner()
 			var res pipeline.Result
 			r.Process(m.Data, inPort, &res)
+			// As in ovs-vswitchd, a plain output to CONTROLLER reached from a packet-out reports
+			// reason packet_out; controller(...) with userdata keeps its own reason.
+			for i := range res.PacketIns {
+				if pi := &res.PacketIns[i]; pi.Reason == flow.ReasonAction && len(pi.UserData) == 0 {
+					pi.Reason = flow.ReasonPacketOut
+				}
+			}
 			s.deliver(inPort, &res)
 		case flow.PortController:
 			s.SendPacketIns(inPort, []pipeline.PacketIn{{Reason: flow.ReasonPacketOut, Table: 0xff, Cookie: ^uint64(0), MaxLen: o.MaxLen, Frame: m.Data}})
@@ -129,8 +136,8 @@ func (s *Switch) packetOutActions(inPort uint32, acts []flow.Action, frame []byt
 	var res pipeline.Result
 	scratch.NewRunner().Process(frame, inPort, &res)
 	for i := range res.PacketIns {
-		if res.PacketIns[i].Reason == flow.ReasonAction {
-			res.PacketIns[i].Reason = flow.ReasonPacketOut
+		if pi := &res.PacketIns[i]; pi.Reason == flow.ReasonAction && len(pi.UserData) == 0 {
+			pi.Reason = flow.ReasonPacketOut
 		}
 		res.PacketIns[i].Table = 0xff
 	}
