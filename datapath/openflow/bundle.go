@@ -93,10 +93,10 @@ func (m *BundleAdd) decodeBody(b []byte) error {
 	if err != nil {
 		return err
 	}
-	inner := c.take(int(h.Length))
-	if c.err != nil {
-		return fmt.Errorf("inner message: %w", c.err)
+	if int(h.Length) > c.len() {
+		return fmt.Errorf("inner message of %d bytes in %d: %w", h.Length, c.len(), ErrBadLength)
 	}
+	inner := c.take(int(h.Length))
 	if h.Type == TypeBundleAddMessage {
 		return fmt.Errorf("bundle add inside bundle add: %w", ErrBadLength)
 	}

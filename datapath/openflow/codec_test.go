@@ -215,13 +215,7 @@ func TestErrorFor(t *testing.T) {
 		be.PutUint16(b[2:], uint16(len(b)))
 		return b
 	}
-	withActions := func(acts ...byte) []byte {
-		b := append([]byte(nil), fm...)
-		b = append(b, 0, 4, 0, byte(8+len(acts)), 0, 0, 0, 0)
-		b = append(b, acts...)
-		be.PutUint16(b[2:], uint16(len(b)))
-		return b
-	}
+	withActions := func(acts ...byte) []byte { return flowModWithActions(t, acts...) }
 	for _, tc := range []struct {
 		name string
 		raw  []byte
@@ -248,4 +242,18 @@ func TestErrorFor(t *testing.T) {
 			}
 		})
 	}
+}
+
+// flowModWithActions returns an encoded empty add flow mod with one apply_actions instruction
+// holding the raw action bytes acts.
+func flowModWithActions(t testing.TB, acts ...byte) []byte {
+	t.Helper()
+	b, err := Marshal(1, NewFlowMod(FlowAdd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = append(b, 0, 4, 0, byte(8+len(acts)), 0, 0, 0, 0)
+	b = append(b, acts...)
+	be.PutUint16(b[2:], uint16(len(b)))
+	return b
 }

@@ -129,13 +129,12 @@ func (w *Writer) Flush() error {
 type Conn struct {
 	*Reader
 	*Writer
-	rw  io.ReadWriter
 	xid atomic.Uint32
 }
 
 // NewConn wraps a stream (a net.Conn on unix:…/br0.mgmt or tcp:…:6653).
 func NewConn(rw io.ReadWriter) *Conn {
-	return &Conn{Reader: NewReader(rw), Writer: NewWriter(rw), rw: rw}
+	return &Conn{Reader: NewReader(rw), Writer: NewWriter(rw)}
 }
 
 // NextXID returns a fresh transaction id (never 0).

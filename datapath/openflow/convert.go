@@ -184,13 +184,16 @@ func toSubfield(id OXMID, ofs, bits uint16) (flow.Subfield, error) {
 	if !ok {
 		return flow.Subfield{}, fmt.Errorf("field %s: %w", id.Name(), ErrUnsupported)
 	}
+	if bits == 0 || int(ofs)+int(bits) > int(f.Width()) {
+		return flow.Subfield{}, fmt.Errorf("%s[%d..%d] outside the field's %d bits: %w", id.Name(), ofs, int(ofs)+int(bits)-1, f.Width(), ErrBadAction)
+	}
 	return flow.Subfield{Field: f, Ofs: ofs, Bits: bits}, nil
 }
 
-// valueBytes returns v as n big-endian bytes (n up to 16).
+// valueBytes returns v as n big-endian bytes (zero-extended past 16).
 func valueBytes(v flow.Value, n int) []byte {
-	full := appendUint(make([]byte, 0, 16), 16, v.Hi, v.Lo)
-	return full[16-n:]
+	full := appendUint(make([]byte, max(0, n-16), max(n, 16)), 16, v.Hi, v.Lo)
+	return full[len(full)-n:]
 }
 
 func bytesValue(b []byte) flow.Value {
@@ -510,6 +513,10 @@ func toAction(a Action) (flow.Action, error) {
 	case *Meter:
 		return &flow.Meter{MeterID: v.MeterID}, nil
 	case *Conjunction:
+		// OVS: NXBAC_BAD_CONJUNCTION unless 2 <= n_clauses <= 64 and clause < n_clauses.
+		if v.NClauses < 2 || v.NClauses > 64 || v.Clause >= v.NClauses {
+			return nil, fmt.Errorf("conjunction clause %d of %d: %w", v.Clause, v.NClauses, ErrBadAction)
+		}
 		return &flow.Conjunction{ID: v.ID, Clause: v.Clause + 1, NClauses: v.NClauses}, nil
 	case *DecNwTTL:
 		return &flow.DecTTL{}, nil

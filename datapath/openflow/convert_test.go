@@ -189,3 +189,19 @@ func TestNiciraRegisterActionsToFlow(t *testing.T) {
 		}
 	}
 }
+
+func TestValueBytes(t *testing.T) {
+	v := flow.Value{Hi: 0x0102, Lo: 0x0304}
+	for _, tc := range []struct {
+		n    int
+		want []byte
+	}{
+		{2, []byte{3, 4}},
+		{16, append(append(make([]byte, 6), 1, 2), 0, 0, 0, 0, 0, 0, 3, 4)},
+		{18, append([]byte{0, 0}, append(append(make([]byte, 6), 1, 2), 0, 0, 0, 0, 0, 0, 3, 4)...)},
+	} {
+		if got := valueBytes(v, tc.n); !bytes.Equal(got, tc.want) {
+			t.Errorf("valueBytes(%d) = %x, want %x", tc.n, got, tc.want)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -88,6 +89,9 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	for i, g := range readGolden(t) {
 		name := fmt.Sprintf("golden-%s-%d", strings.NewReplacer("/", "-", ".txt", "").Replace(g.file), i)
 		write("FuzzDecodeMessage", name, g.raw)
+		if g.raw[1] == byte(TypeFlowMod) {
+			write("FuzzFlowModel", name, g.raw)
+		}
 		if len(stream) < 4096 {
 			stream = append(stream, g.raw...)
 		}
@@ -99,13 +103,7 @@ func TestWriteFuzzSeeds(t *testing.T) {
 // read past the message or allocate for data that is not there.
 func TestHostileLengths(t *testing.T) {
 	fm := mustMarshal(t, 1, NewFlowMod(FlowAdd))
-	withActions := func(acts ...byte) []byte {
-		b := append([]byte(nil), fm...)
-		b = append(b, 0, 4, 0, byte(8+len(acts)), 0, 0, 0, 0)
-		b = append(b, acts...)
-		be.PutUint16(b[2:], uint16(len(b)))
-		return b
-	}
+	withActions := func(acts ...byte) []byte { return flowModWithActions(t, acts...) }
 	for _, tc := range []struct {
 		name string
 		raw  []byte
@@ -119,13 +117,54 @@ func TestHostileLengths(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			be.PutUint16(tc.raw[2:], uint16(len(tc.raw)))
 			var err error
-			allocs := testing.AllocsPerRun(10, func() { _, _, err = Unmarshal(tc.raw) })
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			for range 10 {
+				_, _, err = Unmarshal(tc.raw)
+			}
+			runtime.ReadMemStats(&after)
 			if err == nil {
 				t.Errorf("Unmarshal(%x) succeeded", tc.raw)
 			}
-			if allocs > 20 {
-				t.Errorf("refusing %d bytes took %.0f allocations", len(tc.raw), allocs)
+			// The claimed sizes are up to 128 KiB; refusing must cost far less.
+			if per := (after.TotalAlloc - before.TotalAlloc) / 10; per > 16<<10 {
+				t.Errorf("refusing %d bytes allocated %d bytes", len(tc.raw), per)
 			}
 		})
 	}
+}
+
+// FuzzFlowModel decodes flow mods and converts them to the flow model and back: whatever
+// converts must come back to an equal flow (the conversion is a fixed point after one step).
+func FuzzFlowModel(f *testing.F) {
+	for _, g := range readGolden(f) {
+		if len(g.raw) > 1 && g.raw[1] == byte(TypeFlowMod) {
+			f.Add(g.raw)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, m, err := Unmarshal(data)
+		if err != nil {
+			return
+		}
+		fm, ok := m.(*FlowMod)
+		if !ok {
+			return
+		}
+		f1, err := fm.Flow()
+		if err != nil {
+			return
+		}
+		fm2, err := FlowModFor(f1, fm.Command)
+		if err != nil {
+			t.Fatalf("flow %s from a decoded flow mod does not convert back: %v", f1, err)
+		}
+		f2, err := fm2.Flow()
+		if err != nil {
+			t.Fatalf("second conversion: %v", err)
+		}
+		if !reflect.DeepEqual(f1, f2) {
+			t.Fatalf("flow model round trip differs\n got %s\nwant %s", f2, f1)
+		}
+	})
 }

@@ -281,7 +281,7 @@ func (c *cursor) take(n int) []byte {
 		if n >= 0 && n <= len(zeros) {
 			return zeros[:n:n]
 		}
-		return make([]byte, max(n, 0))
+		return nil // never allocate for a length the message does not have
 	}
 	v := c.b[:n]
 	c.b = c.b[n:]

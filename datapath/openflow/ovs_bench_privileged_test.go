@@ -1,7 +1,11 @@
 package openflow
 
 import (
+	"bufio"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/sluicenet/sluice/datapath/flow"
@@ -31,13 +35,43 @@ func BenchmarkPrivilegedOVSBundle(b *testing.B) {
 			del := NewFlowMod(FlowDelete)
 			del.TableID = TableAll
 			b.ReportAllocs()
+			rssBefore := vswitchdRSS(b, o)
+			var grown int64
 			for b.Loop() {
 				k.noErrors(k.transact(msgs...))
 				b.StopTimer()
+				grown = max(grown, vswitchdRSS(b, o)-rssBefore)
 				k.noErrors(k.transact(del))
 				b.StartTimer()
 			}
 			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "flows/s")
+			b.ReportMetric(float64(grown)/float64(n), "vswitchd-RSS-B/flow")
 		})
 	}
+}
+
+// vswitchdRSS returns ovs-vswitchd's resident set size in bytes.
+func vswitchdRSS(b *testing.B, o *ovsInstance) int64 {
+	b.Helper()
+	pid, err := os.ReadFile(o.dir + "/vswitchd.pid")
+	if err != nil {
+		b.Fatal(err)
+	}
+	f, err := os.Open("/proc/" + strings.TrimSpace(string(pid)) + "/status")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.Fields(v)[0], 10, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	b.Fatal("no VmRSS")
+	return 0
 }

@@ -199,6 +199,9 @@ func appendName(b []byte, s string, n int) []byte {
 // as appendName would write it.
 func readName(c *cursor, n int) string {
 	v := c.take(n)
+	if len(v) < n {
+		return ""
+	}
 	for i, x := range v {
 		if x == 0 {
 			return string(v[:i])

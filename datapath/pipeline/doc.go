@@ -32,7 +32,7 @@
 // The op list depends only on the key (and the tables), so it is cached per pass in an
 // exact-match cache (classifier.Cache) keyed by the whole key plus the pass's resume table. An
 // established connection costs, per pass, one hash lookup and its ops. Behind it a megaflow
-// cache holds each program under the key masked by the bits translation depended on
+// cache (classifier.MegaflowCache) holds each program under the key masked by the bits translation depended on
 // (classifier masks, fields actions read or wrote, frozen metadata), so new connections that
 // differ only in unmatched fields (source port, tcp_flags) skip translation too. The cache is stamped
 // with the pipeline's version, which every flow, group or port change (learn included)

@@ -83,7 +83,7 @@ func TestMegaflowAgreesWithTranslation(t *testing.T) {
 				}
 			}
 			hits, misses, n := rc.MegaflowStats()
-			t.Logf("exact-match %+v; megaflow hits %d, misses %d, %d megaflows", rc.CacheStats(), hits, misses, n)
+			t.Logf("exact-match %+v; megaflow hits %d, misses %d, %d masks", rc.CacheStats(), hits, misses, n)
 		})
 	}
 }

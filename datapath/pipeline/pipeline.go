@@ -286,7 +286,7 @@ func (p *Pipeline) DeleteFlows(table uint8, all bool, filter classifier.Filter) 
 	return n
 }
 
-// Flows returns every flow, by table, then priority descending, then insertion order.
+// Flows returns every flow, by table, then priority descending, then the time it was added.
 func (p *Pipeline) Flows() []*Entry {
 	snap := p.tables.Load()
 	var out []*Entry
@@ -299,7 +299,7 @@ func (p *Pipeline) Flows() []*Entry {
 			if a.Priority != b.Priority {
 				return int(b.Priority) - int(a.Priority)
 			}
-			return int(a.Seq()) - int(b.Seq())
+			return a.Payload.added.Compare(b.Payload.added)
 		})
 		for _, r := range rules {
 			out = append(out, r.Payload)

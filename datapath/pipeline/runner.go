@@ -96,7 +96,7 @@ func (s *pktState) frame() []byte { return s.buf[s.start:s.end] }
 type Runner struct {
 	p     *Pipeline
 	cache *classifier.Cache[*program]
-	mf    megaflowCache
+	mf    *classifier.MegaflowCache[*program]
 	bufs  [MaxRecircDepth + 1][]byte
 	key   flow.Key
 
@@ -114,7 +114,8 @@ func (p *Pipeline) NewRunner() *Runner {
 	if p.opts.CacheEntries > 0 {
 		co.Entries = p.opts.CacheEntries
 	}
-	r := &Runner{p: p, cache: classifier.NewCache[*program](co)}
+	r := &Runner{p: p, cache: classifier.NewCache[*program](co),
+		mf: classifier.NewMegaflowCache[*program](classifier.DefaultMegaflowOptions())}
 	for i := range r.bufs {
 		r.bufs[i] = make([]byte, Headroom+2048)
 	}
@@ -125,9 +126,10 @@ func (p *Pipeline) NewRunner() *Runner {
 func (r *Runner) CacheStats() classifier.CacheStats { return r.cache.Stats() }
 
 // MegaflowStats returns how many exact-match misses the megaflow cache answered (hits) and
-// how many went on to translation (misses), and how many megaflows it holds.
-func (r *Runner) MegaflowStats() (hits, misses uint64, flows int) {
-	return r.mf.hits, r.mf.misses, r.mf.n
+// how many went on to translation (misses), and how many masks it holds.
+func (r *Runner) MegaflowStats() (hits, misses uint64, masks int) {
+	st := r.mf.Stats()
+	return st.Hits, st.Misses, r.mf.Masks()
 }
 
 // Process runs a frame that arrived on inPort through the pipeline and fills res. The frame is
@@ -163,10 +165,12 @@ func (r *Runner) process(frame []byte, inPort uint32, res *Result) {
 }
 
 // passWord and passShift place a pass's resume table in Key bits no field uses, so cache
-// entries of different recirculation points never collide (see TestPassBitsUnused).
+// entries of different recirculation points never collide (see TestPassBitsUnused);
+// passTagMask covers them, so every megaflow is exact on the pass.
 const (
-	passWord  = 26
-	passShift = 32
+	passWord    = 26
+	passShift   = 32
+	passTagMask = uint64(0x1ff) << passShift
 )
 
 // runPass translates (or finds in the cache) and executes one pass.
@@ -182,12 +186,12 @@ func (r *Runner) runPass(st *pktState, key *flow.Key, table uint8, depth int, re
 		ck.W[passWord] |= tag << passShift
 		var ok bool
 		if prog, ok = r.cache.Lookup(&ck, gen); !ok {
-			if prog, ok = r.mf.lookup(&ck, gen); !ok {
+			if prog, ok = r.mf.Lookup(&ck, gen); !ok {
 				var wc flow.Key
 				prog = r.p.translateWC(key, table, nil, true, &wc)
 				if prog.cacheable {
 					wc.W[passWord] |= passTagMask
-					r.mf.insert(&ck, &wc, gen, prog)
+					r.mf.Insert(&ck, &wc, gen, prog)
 				}
 			}
 			if prog.cacheable {
