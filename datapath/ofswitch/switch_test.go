@@ -655,3 +655,36 @@ func TestBundleAddThenModify(t *testing.T) {
 		t.Errorf("flows:\ngot  %q\nwant %q", got, want)
 	}
 }
+
+func TestPortMod(t *testing.T) {
+	sw := startSwitch(t, ofswitch.Options{})
+	c := dial(t, sw)
+	mac := [6]byte{2, 0, 0, 0, 0, 2}
+	for _, tc := range []struct {
+		name string
+		m    *openflow.PortMod
+		want openflow.Error
+	}{
+		{"unknown port", &openflow.PortMod{PortNo: 77, HWAddr: mac, Mask: openflow.PortConfigDown}, openflow.Error{ErrType: openflow.ErrTypePortModFailed, Code: 0}},
+		{"wrong address", &openflow.PortMod{PortNo: 2, HWAddr: [6]byte{9}, Mask: openflow.PortConfigDown}, openflow.Error{ErrType: openflow.ErrTypePortModFailed, Code: 1}},
+		{"no_fwd unsupported", &openflow.PortMod{PortNo: 2, HWAddr: mac, Mask: openflow.PortConfigNoFwd}, openflow.Error{ErrType: openflow.ErrTypePortModFailed, Code: 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c.t = t
+			c.wantError(tc.m, tc.want)
+		})
+	}
+	c.t = t
+	c.mustOK(&openflow.PortMod{PortNo: 2, HWAddr: mac, Config: openflow.PortConfigDown, Mask: openflow.PortConfigDown})
+	rs := c.roundTrip(&openflow.PortDescRequest{PortNo: 2})
+	if p := rs[0].(*openflow.PortDescReply).Ports; len(p) != 1 || p[0].Config&openflow.PortConfigDown == 0 {
+		t.Errorf("port 2 after mod-port down: %#v", p)
+	}
+	// A port that is down transmits nothing.
+	po := &openflow.PacketOut{BufferID: openflow.NoBuffer, Actions: []openflow.Action{&openflow.Output{Port: 2}}, Data: frame(2)}
+	po.Match.Set(flow.FieldInPort, 1, ^uint64(0))
+	c.mustOK(po)
+	if n := len(sw.ports[2].Frames()); n != 0 {
+		t.Errorf("port 2 (down) transmitted %d frames", n)
+	}
+}
