@@ -17,7 +17,8 @@
 // is sent only after everything before the BARRIER_REQUEST is done, as the spec requires. A
 // writer goroutine owns the socket's write side: replies are queued without loss, asynchronous
 // messages (packet-in) are dropped and counted when a slow controller's queue is full, so the
-// packet path never waits for a controller. Any number of controllers may connect; ROLE_REQUEST
+// packet path never waits for a controller. As with ovs-vswitchd's management socket, a
+// connection receives asynchronous messages only after it set a non-zero miss_send_len. Any number of controllers may connect; ROLE_REQUEST
 // makes one the master (the others become slaves, which may read but not change the switch and
 // receive only PORT_STATUS).
 //
@@ -40,11 +41,13 @@
 //
 // # Bundles
 //
-// BUNDLE_CONTROL open/close/commit/discard and BUNDLE_ADD_MESSAGE collect FLOW_MOD and
-// GROUP_MOD messages per connection. Commit first decodes and checks every message; if one is
-// refused, nothing is applied and the controller gets that message's error followed by
-// OFPBFC_MSG_FAILED. Consecutive flow additions and modifications are applied as one classifier
-// transaction, so packets see all of them or none (see docs/ofswitch.md for the one gap).
+// BUNDLE_CONTROL open/close/commit/discard and BUNDLE_ADD_MESSAGE collect FLOW_MOD, GROUP_MOD
+// and METER_MOD messages per connection. Each message is decoded and checked when it is added;
+// commit then checks the whole bundle's group and meter references and existence against the
+// switch as the bundle would change it, so such a bundle that would fail changes nothing and
+// the controller gets the failing message's error followed by OFPBFC_MSG_FAILED. Consecutive
+// flow additions and modifications are applied as one classifier transaction, so packets see
+// all of them or none (see docs/ofswitch.md for the gaps).
 //
 // # Ports
 //
