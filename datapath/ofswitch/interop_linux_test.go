@@ -76,6 +76,7 @@ var interopSteps = []interopStep{
 	{name: "packet-out", cmd: "packet-out", args: []string{"in_port=1 packet=" + hex.EncodeToString(frame(2)) + " actions=output:2"}},
 	{name: "packet-out-set-field", cmd: "packet-out", args: []string{"in_port=1 packet=" + hex.EncodeToString(frame(2)) + " actions=set_field:10.0.0.9->ip_dst,output:3"}},
 	{name: "packet-out-table", cmd: "packet-out", args: []string{"in_port=1 packet=" + hex.EncodeToString(frame(2)) + " actions=output:TABLE"}},
+	{name: "bundle-replace-flows", cmd: "replace-flows", args: []string{"--bundle", "-"}, stdin: interopBundle + interopFlows},
 	{name: "del-flows-out-port", cmd: "del-flows", args: []string{"out_port=4"}},
 	{name: "mod-port-down", cmd: "mod-port", args: []string{"p2", "down"}},
 	{name: "bad-goto", cmd: "add-flow", args: []string{"table=5,actions=goto_table:2"}, fails: true},
