@@ -117,7 +117,10 @@ func ofctl(target, stdin, cmd string, args ...string) (string, error) {
 	return string(out), err
 }
 
-func TestPrivilegedInterop(t *testing.T) {
+// startBoth starts a private ovs-vswitchd and a Sluice switch, both with ports 1..4, and
+// returns them with a short temporary directory (unix socket paths are limited to 108 bytes).
+func startBoth(t *testing.T) (*flowtest.OVS, *testSwitch, string) {
+	t.Helper()
 	testutil.RequirePrivileged(t)
 	if _, err := exec.LookPath("ovs-ofctl"); err != nil {
 		t.Skip("ovs-ofctl is not installed")
@@ -128,7 +131,11 @@ func TestPrivilegedInterop(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	sw := startSwitch(t, ofswitch.Options{Path: filepath.Join(dir, "br0.mgmt")})
+	return ovs, startSwitch(t, ofswitch.Options{Path: filepath.Join(dir, "br0.mgmt")}), dir
+}
+
+func TestPrivilegedInterop(t *testing.T) {
+	ovs, sw, _ := startBoth(t)
 	sluiceTarget := "unix:" + sw.Path()
 
 	want := map[string][]string{} // step → ovs's dump-flows

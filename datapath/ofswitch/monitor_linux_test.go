@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -13,8 +12,6 @@ import (
 	"time"
 
 	"github.com/sluicenet/sluice/datapath/flow/flowtest"
-	"github.com/sluicenet/sluice/datapath/ofswitch"
-	"github.com/sluicenet/sluice/internal/testutil"
 )
 
 // syncBuffer is a bytes.Buffer safe for a writer process and a reading test.
@@ -70,17 +67,7 @@ func asyncLines(s string) []string {
 // TestPrivilegedMonitor checks that `ovs-ofctl monitor` prints the same asynchronous messages
 // (flow removed, packet-in in both formats) from the Sluice switch as from ovs-vswitchd.
 func TestPrivilegedMonitor(t *testing.T) {
-	testutil.RequirePrivileged(t)
-	if _, err := exec.LookPath("ovs-ofctl"); err != nil {
-		t.Skip("ovs-ofctl is not installed")
-	}
-	ovs := flowtest.StartOVS(t, flowtest.OVSOptions{Ports: 4})
-	dir, err := os.MkdirTemp("", "sluice-ofm-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	sw := startSwitch(t, ofswitch.Options{Path: filepath.Join(dir, "br0.mgmt")})
+	ovs, sw, dir := startBoth(t)
 	pkt := hex.EncodeToString(frame(2))
 	steps := []struct {
 		name   string
