@@ -415,6 +415,15 @@ func (s *Switch) expireLoop(ctx context.Context) {
 func (s *Switch) Expire() {
 	s.mu.Lock()
 	now := s.opts.Clock()
+	// The pipeline returns expired flows without their entries: note the counters of those
+	// that will need a FLOW_REMOVED first.
+	counts := map[*flow.Flow][2]uint64{}
+	for _, e := range s.pipe.Flows() {
+		if f := e.Flow; f.Flags&flow.FlagSendFlowRem != 0 && (f.IdleTimeout != 0 || f.HardTimeout != 0) {
+			p, b := e.Stats()
+			counts[f] = [2]uint64{p, b}
+		}
+	}
 	gone := s.pipe.Expire(now)
 	var rem []removed
 	for _, f := range gone {
@@ -423,7 +432,8 @@ func (s *Switch) Expire() {
 		if f.HardTimeout != 0 && ok && now.Sub(at) >= time.Duration(f.HardTimeout)*time.Second {
 			reason = openflow.RemovedHardTimeout
 		}
-		rem = append(rem, removed{f: f, reason: reason, added: at})
+		c := counts[f]
+		rem = append(rem, removed{f: f, reason: reason, added: at, packets: c[0], bytes: c[1]})
 		delete(s.added, f)
 	}
 	s.sweeps++
