@@ -422,6 +422,11 @@ func TestFlowRemoved(t *testing.T) {
 		flowMod(t, "cookie=0x7,priority=6,idle_timeout=5,send_flow_rem,ipv6,actions=output:1", openflow.FlowAdd),
 		flowMod(t, "priority=5,idle_timeout=50,send_flow_rem,ipv6,actions=output:1", openflow.FlowAdd))
 	c.mustOK(flowMod(t, "ip,actions=drop", openflow.FlowDelete)) // both ip flows; only one asked
+	arp := []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1, 0x08, 0x06,
+		0, 1, 0x08, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 1, 10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 10, 0, 0, 2}
+	po := &openflow.PacketOut{BufferID: openflow.NoBuffer, Actions: []openflow.Action{&openflow.Output{Port: openflow.PortTable}}, Data: arp}
+	po.Match.Set(flow.FieldInPort, 2, ^uint64(0))
+	c.mustOK(po)
 	now.Add(int64(11 * time.Second))
 	sw.Expire()
 	c.roundTrip(&openflow.EchoRequest{})
@@ -429,6 +434,9 @@ func TestFlowRemoved(t *testing.T) {
 	for _, m := range c.async {
 		if fr, ok := m.(*openflow.FlowRemoved); ok {
 			got = append(got, strings.Join([]string{fr.Match.String(), reasonName(fr.Reason)}, " "))
+			if fr.Match.String() == "arp" && fr.Stats.PacketCount != 1 {
+				t.Errorf("arp flow removed with %d packets, want 1", fr.Stats.PacketCount)
+			}
 		}
 	}
 	slices.Sort(got)
