@@ -483,12 +483,8 @@ func compareFlowTables(t *testing.T, sw *ovstest.Switch, p *Pipeline) {
 		ours[int(e.Flow.Table)] = append(ours[int(e.Flow.Table)], e.Flow.String())
 	}
 	theirs := map[int][]string{}
-	parse := func(out string) {
-		for _, l := range strings.Split(out, "\n") {
-			l = strings.TrimSpace(l)
-			if l == "" || strings.HasPrefix(l, "OFPST_") || strings.HasPrefix(l, "NXST_") {
-				continue
-			}
+	parse := func(lines []string) {
+		for _, l := range lines {
 			table := 0
 			head, _, _ := strings.Cut(l, "actions=")
 			if i := strings.Index(head, "table="); i >= 0 {
@@ -497,17 +493,17 @@ func compareFlowTables(t *testing.T, sw *ovstest.Switch, p *Pipeline) {
 			theirs[table] = append(theirs[table], finTimeoutRE.ReplaceAllString(l, ""))
 		}
 	}
-	if out, err := sw.OFCtl("", "dump-flows", "--no-stats"); err == nil {
-		parse(out)
+	if lines, err := sw.ListFlows(); err == nil {
+		parse(lines)
 	} else {
 		for table := range ours {
-			out, err := sw.OFCtl("", "dump-flows", "--no-stats", fmt.Sprintf("table=%d", table))
+			lines, err := sw.ListFlows(fmt.Sprintf("table=%d", table))
 			if err != nil {
 				t.Logf("OVS cannot dump table %d, not compared: %v", table, err)
 				delete(ours, table)
 				continue
 			}
-			parse(out)
+			parse(lines)
 		}
 	}
 	delete(theirs, 254)
