@@ -15,7 +15,7 @@ export GOFLAGS = -buildvcs=false
 
 BIN := bin
 
-.PHONY: all build test test-unit test-privileged generate check-generate lint deps deps-build bench clean
+.PHONY: fuzz all build test test-unit test-privileged generate check-generate lint deps deps-build bench clean
 
 all: build
 
@@ -57,6 +57,10 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null; git ls-files -o --exclude-standard '*.go' 2>/dev/null)); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+
+## fuzz: every fuzz target for FUZZTIME each (default 30s); FUZZ=Regex picks targets.
+fuzz:
+	FUZZTIME=$(or $(FUZZTIME),30s) hack/fuzz.sh '$(or $(FUZZ),.)'
 
 ## bench: go benchmarks of the datapath packages (netperf reports arrive with bench/).
 bench:
