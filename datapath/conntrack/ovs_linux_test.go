@@ -94,7 +94,7 @@ func startCtOVS(t *testing.T) *ctOVS {
 func (c *ctOVS) reset(t *testing.T) {
 	c.o.For(t).Appctl("dpctl/flush-conntrack")
 	c.counts = ovsStateCounts(t, c.o)
-	c.sent = len(readPcap(t, c.pcap))
+	c.sent = len(flowtest.ReadPcap(c.pcap))
 }
 
 // send injects a frame on port and returns how many packets table 1 counted per ct_state,
@@ -114,7 +114,7 @@ func (c *ctOVS) send(t *testing.T, port int, frame []byte, wantOut int) (map[Sta
 	c.counts = now
 	var out [][]byte
 	for range 200 {
-		if out = readPcap(t, c.pcap); len(out) >= c.sent+wantOut {
+		if out = flowtest.ReadPcap(c.pcap); len(out) >= c.sent+wantOut {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -566,25 +566,6 @@ func headerTuple(f []byte) string {
 		return s
 	}
 	return t(f[14:])
-}
-
-// readPcap returns the frames in a pcap file (dummy ports write one per transmitted packet).
-func readPcap(t *testing.T, path string) [][]byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil || len(b) < 24 {
-		return nil
-	}
-	var out [][]byte
-	for b = b[24:]; len(b) >= 16; {
-		n := int(binary.LittleEndian.Uint32(b[8:]))
-		if len(b) < 16+n {
-			break
-		}
-		out = append(out, b[16:16+n])
-		b = b[16+n:]
-	}
-	return out
 }
 
 // icmp6Err builds an ICMPv6 packet-too-big from src to dst about inner.

@@ -9,6 +9,7 @@ package flowtest
 
 import (
 	"bufio"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -154,4 +155,24 @@ func DiffLines(want, got []string) string {
 		}
 	}
 	return b.String()
+}
+
+// ReadPcap returns the frames of a classic little-endian pcap file, such as a dummy port's
+// options:tx_pcap, where OVS writes one record per packet it sends. A missing file, or a last
+// record still being written, yields the frames complete so far.
+func ReadPcap(path string) [][]byte {
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) < 24 {
+		return nil
+	}
+	var out [][]byte
+	for b = b[24:]; len(b) >= 16; {
+		n := int(binary.LittleEndian.Uint32(b[8:]))
+		if len(b) < 16+n {
+			break
+		}
+		out = append(out, b[16:16+n:16+n])
+		b = b[16+n:]
+	}
+	return out
 }
