@@ -87,6 +87,12 @@ type SetField struct {
 	// pushVLAN marks mod_vlan_vid/mod_vlan_pcp, which push an 802.1Q header first when the
 	// packet has none; Flow normalisation turns that into an explicit PushVLAN and clears it.
 	pushVLAN bool
+
+	// legacy is the OpenFlow 1.0-style name this was written as (mod_nw_ttl, mod_tp_src,
+	// mod_tp_dst) where OVS keeps that action distinct and prints it back under that name:
+	// mod_nw_ttl everywhere (OpenFlow 1.1+ still has SET_NW_TTL), mod_tp_* only in group
+	// buckets. Flow normalisation clears it where OVS turns the action into a set_field.
+	legacy string
 }
 
 // Move copies Src into Dst (move:a[..]->b[..]); both have the same Bits.

@@ -594,7 +594,12 @@ func parseMod(name, v string) (Action, error) {
 	if mask != ones(specs[f].bits) && !(specs[f].kind == kindIPv4 && mask.Lo == 0xffffffff) {
 		return nil, fmt.Errorf("%s:%s: a mask is not allowed here", name, v)
 	}
-	return &SetField{Field: f, Value: val, Mask: ones(specs[f].bits)}, nil
+	sf := &SetField{Field: f, Value: val, Mask: ones(specs[f].bits)}
+	switch name {
+	case "mod_nw_ttl", "mod_tp_src", "mod_tp_dst":
+		sf.legacy = name
+	}
+	return sf, nil
 }
 
 func parseResubmit(v string, paren bool) (Action, error) {
@@ -1045,6 +1050,9 @@ func (a *Controller) String() string {
 
 // String implements Action.
 func (a *SetField) String() string {
+	if a.legacy != "" {
+		return a.legacy + ":" + strconv.FormatUint(a.Value.Lo, 10)
+	}
 	m := a.Mask
 	return "set_field:" + formatValue(a.Field, a.Value, &m) + "->" + specs[a.Field].name
 }

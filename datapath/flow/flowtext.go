@@ -208,8 +208,20 @@ func (f *Flow) normalize() {
 	}
 	fix(f.Instructions.Apply)
 	fix(f.Instructions.Write)
+	keepLegacyTTL(f.Instructions.Apply)
+	keepLegacyTTL(f.Instructions.Write)
 	f.Instructions.Apply = pushVLANIfNeeded(f.Instructions.Apply, f.Match.satisfies(preVLAN, 0))
 	f.Instructions.Write = pushVLANIfNeeded(f.Instructions.Write, f.Match.satisfies(preVLAN, 0))
+}
+
+// keepLegacyTTL keeps only mod_nw_ttl's OpenFlow 1.0-style name in a flow: OVS turns mod_tp_src
+// and mod_tp_dst into set_field actions there (it keeps them as written in group buckets).
+func keepLegacyTTL(acts []Action) {
+	for _, a := range acts {
+		if sf, ok := a.(*SetField); ok && sf.legacy != "mod_nw_ttl" {
+			sf.legacy = ""
+		}
+	}
 }
 
 // pushVLANIfNeeded makes mod_vlan_vid/mod_vlan_pcp's implicit push explicit, as OVS does:

@@ -171,15 +171,21 @@ func (o *OVS) run(name string, args ...string) string {
 // (ovs-vsctl has its own --timeout; ovs-ofctl and ovs-appctl have none).
 const toolTimeout = 2 * time.Minute
 
-// Try runs an OVS tool with this switch's environment and returns its combined output; the
-// tool is killed after two minutes.
+// Try runs an OVS tool with this switch's environment and returns its standard output; what
+// it wrote to standard error (OVS tools log warnings there, such as deprecated actions) goes
+// into the error when the tool fails. The tool is killed after two minutes.
 func (o *OVS) Try(name string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), toolTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = o.env
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return string(out), fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	return string(out), nil
 }
 
 // Vsctl runs ovs-vsctl against this switch's database, failing the test on error.
