@@ -96,9 +96,14 @@ func (s *ovsdbServer) start() {
 	s.mu.Lock()
 	s.cmd = cmd
 	s.mu.Unlock()
-	eventually(s.t, "ovsdb-server socket appears", func() error {
-		_, err := os.Stat(s.sock)
-		return err
+	// The socket file exists from bind() on, a moment before listen(): wait for a connection to
+	// be accepted, not for the file.
+	eventually(s.t, "ovsdb-server accepts connections", func() error {
+		c, err := net.Dial("unix", s.sock)
+		if err != nil {
+			return err
+		}
+		return c.Close()
 	})
 }
 
