@@ -187,11 +187,14 @@ func Down(ctx context.Context, o Options) error {
 		log.Info("stopped", "name", p.Name, "pid", p.PID)
 	}
 	for i := len(st.Namespaces) - 1; i >= 0; i-- {
-		if err := deleteNamespace(st.Namespaces[i]); err != nil {
+		deleted, err := deleteNamespace(st.Namespaces[i])
+		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		log.Info("deleted netns", "name", st.Namespaces[i])
+		if deleted {
+			log.Info("deleted netns", "name", st.Namespaces[i])
+		}
 	}
 	if len(errs) == 0 {
 		if err := os.RemoveAll(o.StateDir); err != nil {

@@ -10,10 +10,12 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -176,25 +178,29 @@ func TestPrivilegedControlPlane(t *testing.T) {
 		}
 	})
 
+	t.Run("ready pod gets into the service's EndpointSlice", func(t *testing.T) {
+		// Play kubelet: report the pod running and ready with an IP from the node's podCIDR.
+		pod, err := cs.CoreV1().Pods(ns).Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pod.Status.Phase = corev1.PodRunning
+		pod.Status.PodIP = "10.244.0.5"
+		pod.Status.PodIPs = []corev1.PodIP{{IP: "10.244.0.5"}}
+		pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
+		if _, err := cs.CoreV1().Pods(ns).UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
+			t.Fatalf("update pod status: %v", err)
+		}
+		eventually(t, 30*time.Second, func() (bool, error) {
+			return sliceHas(ctx, cs, ns, "web", "10.244.0.5")
+		})
+	})
+
 	t.Run("kubernetes service endpoints are the fabric address", func(t *testing.T) {
 		// With a non-loopback advertise address the default lease reconciler works, so the
 		// kubernetes Service points at the API server on the fabric.
 		eventually(t, 30*time.Second, func() (bool, error) {
-			ep, err := cs.CoreV1().Endpoints("default").Get(ctx, "kubernetes", metav1.GetOptions{})
-			if apierrors.IsNotFound(err) {
-				return false, nil
-			}
-			if err != nil {
-				return false, err
-			}
-			for _, s := range ep.Subsets {
-				for _, a := range s.Addresses {
-					if a.IP == o.APIServerAddr.String() {
-						return true, nil
-					}
-				}
-			}
-			return false, nil
+			return sliceHas(ctx, cs, "default", "kubernetes", o.APIServerAddr.String())
 		})
 	})
 
@@ -233,6 +239,22 @@ func TestPrivilegedControlPlane(t *testing.T) {
 			t.Errorf("second down: got %v, want nil", err)
 		}
 	})
+}
+
+// sliceHas reports whether an EndpointSlice of service ns/svc lists addr.
+func sliceHas(ctx context.Context, cs kubernetes.Interface, ns, svc, addr string) (bool, error) {
+	l, err := cs.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + svc})
+	if err != nil {
+		return false, err
+	}
+	for _, s := range l.Items {
+		for _, e := range s.Endpoints {
+			if slices.Contains(e.Addresses, addr) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 // eventually polls cond every 100 ms until it reports true, fails on its error or after d.

@@ -22,7 +22,7 @@ func TestPrivilegedFabric(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() {
-			if err := deleteNamespace(ns); err != nil {
+			if _, err := deleteNamespace(ns); err != nil {
 				t.Error(err)
 			}
 		})

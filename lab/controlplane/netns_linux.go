@@ -39,16 +39,16 @@ func createNamespace(name string) error {
 	})
 }
 
-// deleteNamespace removes a named network namespace; a missing one is not an error. Links inside
-// go with it once no process holds the namespace.
-func deleteNamespace(name string) error {
+// deleteNamespace removes a named network namespace and reports whether there was one; a missing
+// one is not an error. Links inside go with it once no process holds the namespace.
+func deleteNamespace(name string) (bool, error) {
 	if _, err := os.Stat(filepath.Join(netnsDir, name)); errors.Is(err, os.ErrNotExist) {
-		return nil
+		return false, nil
 	}
 	if out, err := exec.Command("ip", "netns", "delete", name).CombinedOutput(); err != nil {
-		return fmt.Errorf("delete netns %s: %w: %s", name, err, strings.TrimSpace(string(out)))
+		return true, fmt.Errorf("delete netns %s: %w: %s", name, err, strings.TrimSpace(string(out)))
 	}
-	return nil
+	return true, nil
 }
 
 // inNamespace runs fn with a netlink handle bound to the named namespace; the caller's thread
