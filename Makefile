@@ -15,7 +15,7 @@ export GOFLAGS = -buildvcs=false
 
 BIN := bin
 
-.PHONY: fuzz all build test test-unit test-privileged generate check-generate lint deps deps-build bench clean
+.PHONY: lab lab-down lab-bin fuzz all build test test-unit test-privileged generate check-generate lint deps deps-build bench clean
 
 all: build
 
@@ -30,8 +30,24 @@ build:
 	$(GO) build $(PKGS)
 	@if [ -d cmd ]; then mkdir -p $(BIN) && $(GO) build -o $(BIN)/ ./cmd/...; fi
 
+## lab: bring up the one-machine lab (so far its control plane: etcd, kube-apiserver and
+## kube-controller-manager in a network namespace; nodes and pods arrive with the agent).
+lab: deps lab-bin
+	@mkdir -p $(BIN) && $(GO) build -o $(BIN)/ ./cmd/sluice-lab
+	$(BIN)/sluice-lab up
+
+## lab-down: remove every process, namespace, link and file the lab made.
+lab-down:
+	@mkdir -p $(BIN) && $(GO) build -o $(BIN)/ ./cmd/sluice-lab
+	$(BIN)/sluice-lab down
+
+## lab-bin: build kube-apiserver, kube-controller-manager, kubectl and etcd from the Go module
+## proxy into /var/cache/sluice-lab/bin (once; a stamp makes later runs instant).
+lab-bin:
+	lab/build-kube.sh
+
 ## test: everything — lint, generated code up to date, unit tests with -race, privileged tests when root.
-test: deps deps-build lint check-generate
+test: deps deps-build lint check-generate lab-bin
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
 
 ## test-unit: the tests that need no root.
@@ -39,7 +55,7 @@ test-unit:
 	SLUICE_PRIVILEGED_TESTS=0 $(GO) test -race -count=1 $(PKGS)
 
 ## test-privileged: only the TestPrivileged* tests (root).
-test-privileged: deps
+test-privileged: deps lab-bin
 	SLUICE_PRIVILEGED_TESTS=1 $(GO) test -race -count=1 -run '^TestPrivileged' -timeout 30m $(PKGS)
 
 ## generate: regenerate committed generated code (bpf2go objects and bindings).
