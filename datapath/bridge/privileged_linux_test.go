@@ -1,0 +1,375 @@
+package bridge_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sluicenet/sluice/internal/testutil"
+)
+
+// The privileged test runs the real sluice-datapath binary against Debian's ovsdb-server:
+//
+//	podA: eth 10.0.0.1/24 ── hA (ofport 1) ┐                  ┌ hB (ofport 2) ── eth 10.0.0.2/24 :podB
+//	                                        node namespace: sluice-datapath (nsenter --net)
+//	                                        br0.mgmt ← ovs-ofctl, db.sock ← ovs-vsctl
+//
+// The binary runs with only its network namespace switched (nsenter --net), so the test's
+// ovs-vsctl and ovs-ofctl reach its sockets in the temporary directory directly.
+
+// lockedBuffer collects a process's output while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// ovsdbServer is Debian's ovsdb-server on a fresh database in a temporary directory.
+type ovsdbServer struct {
+	dir, sock string
+}
+
+func startOVSDBServer(t *testing.T) *ovsdbServer {
+	t.Helper()
+	for _, bin := range []string{"ovsdb-server", "ovsdb-tool", "ovs-vsctl", "ovs-ofctl", "nsenter"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Fatalf("%s not installed: %v", bin, err)
+		}
+	}
+	dir := t.TempDir()
+	s := &ovsdbServer{dir: dir, sock: filepath.Join(dir, "db.sock")}
+	if out, err := exec.Command("ovsdb-tool", "create", filepath.Join(dir, "conf.db"),
+		"/usr/share/openvswitch/vswitch.ovsschema").CombinedOutput(); err != nil {
+		t.Fatalf("ovsdb-tool create: %v: %s", err, out)
+	}
+	cmd := exec.Command("ovsdb-server", "--remote=punix:"+s.sock,
+		"--pidfile="+filepath.Join(dir, "ovsdb-server.pid"),
+		"--unixctl="+filepath.Join(dir, "ovsdb-server.ctl"),
+		"--log-file="+filepath.Join(dir, "ovsdb-server.log"),
+		filepath.Join(dir, "conf.db"))
+	cmd.Env = append(os.Environ(), "OVS_RUNDIR="+dir, "OVS_LOGDIR="+dir, "OVS_DBDIR="+dir)
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start ovsdb-server: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+	eventually(t, 10*time.Second, "ovsdb-server socket appears", func() error {
+		_, err := os.Stat(s.sock)
+		return err
+	})
+	s.vsctl(t, "--no-wait", "init")
+	return s
+}
+
+// vsctl runs ovs-vsctl against the server (waiting for the datapath unless --no-wait).
+func (s *ovsdbServer) vsctl(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := s.tryVsctl(args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func (s *ovsdbServer) tryVsctl(args ...string) (string, error) {
+	cmd := exec.Command("ovs-vsctl", append([]string{"--db=unix:" + s.sock, "--timeout=20"}, args...)...)
+	cmd.Env = append(os.Environ(), "OVS_RUNDIR="+s.dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("ovs-vsctl %s: %w: %s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+func eventually(t *testing.T, within time.Duration, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// datapathProcess is sluice-datapath running in the node namespace.
+type datapathProcess struct {
+	cmd    *exec.Cmd
+	stderr lockedBuffer
+	exited chan struct{}
+}
+
+// buildDatapath compiles cmd/sluice-datapath into a temporary directory.
+func buildDatapath(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "sluice-datapath")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/sluice-datapath").CombinedOutput(); err != nil {
+		t.Fatalf("build sluice-datapath: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startDatapath runs bin inside node (network namespace only) with args; t.Cleanup stops it
+// by PID (SIGTERM, then SIGKILL after 10 s).
+func startDatapath(t *testing.T, bin string, node *testutil.NetNS, args ...string) *datapathProcess {
+	t.Helper()
+	p := &datapathProcess{exited: make(chan struct{})}
+	p.cmd = exec.Command("nsenter", append([]string{"--net=/run/netns/" + node.Name, bin}, args...)...)
+	p.cmd.Stderr = &p.stderr
+	p.cmd.Stdout = &p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		_ = p.cmd.Wait()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		p.stop(t)
+		if t.Failed() {
+			t.Logf("sluice-datapath output:\n%s", p.stderr.String())
+		}
+	})
+	return p
+}
+
+// stop sends SIGTERM (nsenter execs the binary, so the PID is the datapath's) and waits.
+func (p *datapathProcess) stop(t *testing.T) {
+	select {
+	case <-p.exited:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+		t.Errorf("sluice-datapath did not stop within 10 s of SIGTERM")
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	}
+}
+
+func run(t *testing.T, ns *testutil.NetNS, cmd string) string {
+	t.Helper()
+	f := strings.Fields(cmd)
+	out, err := ns.Exec(f[0], f[1:]...)
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", cmd, err, out)
+	}
+	return out
+}
+
+func ofctl(t *testing.T, mgmt string, args ...string) string {
+	t.Helper()
+	all := append([]string{"-O", "OpenFlow15"}, args[0], "unix:"+mgmt)
+	all = append(all, args[1:]...)
+	out, err := exec.Command("ovs-ofctl", all...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ovs-ofctl %s: %v\n%s", strings.Join(all, " "), err, out)
+	}
+	return string(out)
+}
+
+func ping(t *testing.T, from *testutil.NetNS, to string) {
+	t.Helper()
+	if out, err := from.Exec("ping", "-c", "3", "-i", "0.2", "-W", "2", to); err != nil {
+		t.Fatalf("ping %s from %s: %v\n%s", to, from.Name, err, out)
+	}
+}
+
+// transfer sends size random bytes over TCP from client to a listener at addr in server and
+// checks the receiver got exactly them (sha256).
+func transfer(t *testing.T, client, server *testutil.NetNS, addr string, size int) {
+	t.Helper()
+	var ln net.Listener
+	if err := server.Do(func() (err error) { ln, err = net.Listen("tcp4", addr); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	type result struct {
+		n   int64
+		sum [32]byte
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- result{err: err}
+			return
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+		h := sha256.New()
+		n, err := io.Copy(h, c)
+		var r result
+		r.n, r.err = n, err
+		copy(r.sum[:], h.Sum(nil))
+		got <- r
+	}()
+	data := make([]byte, size)
+	_, _ = rand.Read(data)
+	want := sha256.Sum256(data)
+	err := client.Do(func() error {
+		c, err := net.DialTimeout("tcp4", addr, 5*time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+		_, err = c.Write(data)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	r := <-got
+	if r.err != nil {
+		t.Fatalf("receive: %v", r.err)
+	}
+	if r.n != int64(size) || r.sum != want {
+		t.Errorf("received %d bytes (sha256 match %v), want %d bytes with the sent sha256", r.n, r.sum == want, size)
+	}
+}
+
+// TestPrivilegedDatapath drives sluice-datapath with stock ovs-vsctl and ovs-ofctl and
+// forwards between two pods by the flows the test installs.
+func TestPrivilegedDatapath(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	bin := buildDatapath(t)
+	db := startOVSDBServer(t)
+	podA, podB, node := testutil.NewNetNS(t, "dpa"), testutil.NewNetNS(t, "dpb"), testutil.NewNetNS(t, "dpn")
+	ethA, hA := testutil.VethPair(t, testutil.UniqueName("dea"), podA, testutil.UniqueName("dha"), node)
+	ethB, hB := testutil.VethPair(t, testutil.UniqueName("deb"), podB, testutil.UniqueName("dhb"), node)
+	testutil.AddAddr(t, podA, ethA.Name, "10.0.0.1/24")
+	testutil.AddAddr(t, podB, ethB.Name, "10.0.0.2/24")
+	// Frames forwarded through AF_XDP keep whatever checksum the sender left (FACTS.md).
+	run(t, podA, "ethtool -K "+ethA.Name+" tx off")
+	run(t, podB, "ethtool -K "+ethB.Name+" tx off")
+
+	rundir := t.TempDir()
+	mgmt := filepath.Join(rundir, "br0.mgmt")
+	dp := startDatapath(t, bin, node, "--ovsdb", "unix:"+db.sock, "--rundir", rundir, "--log-level", "debug")
+
+	db.vsctl(t, "add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=sluice")
+	db.vsctl(t, "add-port", "br0", hA.Name, "--", "set", "interface", hA.Name, "ofport_request=1")
+	db.vsctl(t, "add-port", "br0", hB.Name, "--", "set", "interface", hB.Name, "ofport_request=2")
+
+	t.Run("ofport_written_back", func(t *testing.T) {
+		for name, want := range map[string]string{hA.Name: "1", hB.Name: "2", "br0": "65534"} {
+			if got := db.vsctl(t, "get", "interface", name, "ofport"); got != want {
+				t.Errorf("ofport of %s = %s, want %s", name, got, want)
+			}
+		}
+	})
+	t.Run("management_socket_serves_openflow15", func(t *testing.T) {
+		out := ofctl(t, mgmt, "show")
+		for _, want := range []string{"1(" + hA.Name + ")", "2(" + hB.Name + ")", "LOCAL(br0)"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("ovs-ofctl show lacks %q:\n%s", want, out)
+			}
+		}
+	})
+	t.Run("no_flows_no_forwarding", func(t *testing.T) {
+		// The host ends share no kernel path: only the datapath's flows connect the pods.
+		if out, err := podA.Exec("ping", "-c", "2", "-i", "0.2", "-W", "1", "10.0.0.2"); err == nil {
+			t.Errorf("ping went through with an empty flow table:\n%s", out)
+		}
+	})
+	t.Run("flows_installed", func(t *testing.T) {
+		ofctl(t, mgmt, "add-flow", "in_port=1,actions=output:2")
+		ofctl(t, mgmt, "add-flow", "in_port=2,actions=output:1")
+		out := ofctl(t, mgmt, "dump-flows")
+		for _, want := range []string{"in_port=1 actions=output:2", "in_port=2 actions=output:1"} {
+			if !strings.Contains(strings.ReplaceAll(out, ",", " "), want) {
+				t.Errorf("dump-flows lacks %q:\n%s", want, out)
+			}
+		}
+	})
+	t.Run("ping_a_to_b", func(t *testing.T) { ping(t, podA, "10.0.0.2") })
+	t.Run("ping_b_to_a", func(t *testing.T) { ping(t, podB, "10.0.0.1") })
+	t.Run("tcp_transfer_a_to_b", func(t *testing.T) { transfer(t, podA, podB, "10.0.0.2:5201", 8<<20) })
+	t.Run("tcp_transfer_b_to_a", func(t *testing.T) { transfer(t, podB, podA, "10.0.0.1:5202", 8<<20) })
+	t.Run("vsctl_show_lists_ports", func(t *testing.T) {
+		out := db.vsctl(t, "show")
+		for _, want := range []string{`Bridge br0`, `datapath_type: sluice`, `Port ` + hA.Name, `Port ` + hB.Name} {
+			if !strings.Contains(out, want) {
+				t.Errorf("ovs-vsctl show lacks %q:\n%s", want, out)
+			}
+		}
+	})
+	t.Run("statistics_written", func(t *testing.T) {
+		eventually(t, 15*time.Second, "rx_packets of "+hA.Name+" in statistics", func() error {
+			out, err := db.tryVsctl("get", "interface", hA.Name, "statistics:rx_packets")
+			if err != nil {
+				return err
+			}
+			if n, _ := strconv.Atoi(out); n < 3 {
+				return fmt.Errorf("rx_packets = %q, want at least the 3 pings", out)
+			}
+			return nil
+		})
+	})
+	t.Run("missing_netdev_shows_error", func(t *testing.T) {
+		// ovs-vsctl warns about the failed attach but succeeds, as with ovs-vswitchd.
+		_, _ = db.tryVsctl("add-port", "br0", "nosuchdev0")
+		if got := db.vsctl(t, "get", "interface", "nosuchdev0", "ofport"); got != "-1" {
+			t.Errorf("ofport of nosuchdev0 = %s, want -1", got)
+		}
+		if got := db.vsctl(t, "get", "interface", "nosuchdev0", "error"); !strings.Contains(got, "No such device") {
+			t.Errorf("error of nosuchdev0 = %s, want one saying No such device", got)
+		}
+		ping(t, podA, "10.0.0.2") // the failed port does not disturb the others
+	})
+	t.Run("del_port_detaches_xdp", func(t *testing.T) {
+		db.vsctl(t, "del-port", "br0", hB.Name)
+		if out := run(t, node, "ip link show "+hB.Name); strings.Contains(out, "xdp") {
+			t.Errorf("%s still has XDP after del-port:\n%s", hB.Name, out)
+		}
+		if out := ofctl(t, mgmt, "show"); strings.Contains(out, hB.Name) {
+			t.Errorf("ovs-ofctl show still lists %s:\n%s", hB.Name, out)
+		}
+	})
+	t.Run("sigterm_detaches_and_removes_socket", func(t *testing.T) {
+		dp.stop(t)
+		if out := dp.stderr.String(); !strings.Contains(out, "sluice-datapath stopped") || strings.Contains(out, "level=ERROR") {
+			t.Errorf("unclean shutdown:\n%s", out)
+		}
+		if out := run(t, node, "ip link show "+hA.Name); strings.Contains(out, "xdp") {
+			t.Errorf("%s still has XDP after shutdown:\n%s", hA.Name, out)
+		}
+		if _, err := os.Stat(mgmt); !os.IsNotExist(err) {
+			t.Errorf("management socket after shutdown: stat error %v, want not exist", err)
+		}
+	})
+}
