@@ -373,3 +373,105 @@ func TestPrivilegedDatapath(t *testing.T) {
 		}
 	})
 }
+
+// TestPrivilegedDatapathRestartPinned restarts sluice-datapath with pinned XDP links while the
+// node has a kernel path (a Linux bridge over both host ends): stopped, the kernel forwards;
+// restarted, the datapath takes the links over and forwards once the flows are back.
+func TestPrivilegedDatapathRestartPinned(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	bin := buildDatapath(t)
+	db := startOVSDBServer(t)
+	podA, podB, node := testutil.NewNetNS(t, "rpa"), testutil.NewNetNS(t, "rpb"), testutil.NewNetNS(t, "rpn")
+	ethA, hA := testutil.VethPair(t, testutil.UniqueName("rea"), podA, testutil.UniqueName("rha"), node)
+	ethB, hB := testutil.VethPair(t, testutil.UniqueName("reb"), podB, testutil.UniqueName("rhb"), node)
+	testutil.AddAddr(t, podA, ethA.Name, "10.0.0.1/24")
+	testutil.AddAddr(t, podB, ethB.Name, "10.0.0.2/24")
+	run(t, podA, "ethtool -K "+ethA.Name+" tx off")
+	run(t, podB, "ethtool -K "+ethB.Name+" tx off")
+	for _, c := range []string{
+		"ip link add kbr0 type bridge",
+		"ip link set " + hA.Name + " master kbr0",
+		"ip link set " + hB.Name + " master kbr0",
+		"ip link set kbr0 up",
+	} {
+		run(t, node, c)
+	}
+	pinDir := filepath.Join("/sys/fs/bpf", testutil.UniqueName("sluice-dpd-"))
+	t.Cleanup(func() {
+		if err := os.RemoveAll(pinDir); err != nil {
+			t.Errorf("remove pins: %v", err)
+		}
+	})
+	rundir := t.TempDir()
+	mgmt := filepath.Join(rundir, "br0.mgmt")
+	args := []string{"--ovsdb", "unix:" + db.sock, "--rundir", rundir, "--bpffs", pinDir}
+	addFlows := func(t *testing.T) {
+		ofctl(t, mgmt, "add-flow", "in_port=1,actions=output:2")
+		ofctl(t, mgmt, "add-flow", "in_port=2,actions=output:1")
+	}
+	forwardedByFlows := func(t *testing.T) {
+		out := ofctl(t, mgmt, "dump-flows")
+		if !strings.Contains(out, "in_port=1") || strings.Contains(out, "n_packets=0,") {
+			t.Errorf("flows did not forward the pings:\n%s", out)
+		}
+	}
+	xdpOn := func(name string) bool { return strings.Contains(run(t, node, "ip link show "+name), "xdp") }
+
+	dp := startDatapath(t, bin, node, args...)
+	db.vsctl(t, "add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=sluice")
+	db.vsctl(t, "add-port", "br0", hA.Name, "--", "set", "interface", hA.Name, "ofport_request=1")
+	db.vsctl(t, "add-port", "br0", hB.Name, "--", "set", "interface", hB.Name, "ofport_request=2")
+	addFlows(t)
+
+	t.Run("datapath_forwards_by_flows", func(t *testing.T) {
+		ping(t, podA, "10.0.0.2")
+		forwardedByFlows(t)
+	})
+	t.Run("shutdown_leaves_pinned_links_attached", func(t *testing.T) {
+		dp.stop(t)
+		for _, h := range []string{hA.Name, hB.Name} {
+			if !xdpOn(h) {
+				t.Errorf("%s lost its XDP program at a pinned shutdown", h)
+			}
+			if _, err := os.Stat(filepath.Join(pinDir, "link-"+h)); err != nil {
+				t.Errorf("pin of %s: %v", h, err)
+			}
+		}
+	})
+	t.Run("kernel_path_forwards_while_stopped", func(t *testing.T) { ping(t, podA, "10.0.0.2") })
+
+	dp = startDatapath(t, bin, node, args...)
+	t.Run("restart_takes_over_pinned_links", func(t *testing.T) {
+		eventually(t, 15*time.Second, "ports back on br0", func() error {
+			out, err := exec.Command("ovs-ofctl", "-O", "OpenFlow15", "show", "unix:"+mgmt).CombinedOutput()
+			if err != nil || !strings.Contains(string(out), hA.Name) || !strings.Contains(string(out), hB.Name) {
+				return fmt.Errorf("ovs-ofctl show: %v\n%s", err, out)
+			}
+			return nil
+		})
+		if got := strings.Count(dp.stderr.String(), "took over pinned xdp link"); got != 2 {
+			t.Errorf("took over %d pinned links, want 2:\n%s", got, dp.stderr.String())
+		}
+	})
+	t.Run("no_forwarding_until_flows_reinstalled", func(t *testing.T) {
+		if out, err := podA.Exec("ping", "-c", "2", "-i", "0.2", "-W", "1", "10.0.0.2"); err == nil {
+			t.Errorf("ping went through before the flows were reinstalled:\n%s", out)
+		}
+	})
+	t.Run("flows_reinstalled_restore_forwarding", func(t *testing.T) {
+		addFlows(t)
+		ping(t, podA, "10.0.0.2")
+		forwardedByFlows(t)
+	})
+	t.Run("removing_pins_detaches_xdp", func(t *testing.T) {
+		dp.stop(t)
+		if err := os.RemoveAll(pinDir); err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range []string{hA.Name, hB.Name} {
+			if xdpOn(h) {
+				t.Errorf("%s still has XDP after its pin was removed", h)
+			}
+		}
+	})
+}
