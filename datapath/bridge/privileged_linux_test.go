@@ -52,7 +52,7 @@ type ovsdbServer struct {
 	dir, sock string
 }
 
-func startOVSDBServer(t *testing.T) *ovsdbServer {
+func startOVSDBServer(t testing.TB) *ovsdbServer {
 	t.Helper()
 	for _, bin := range []string{"ovsdb-server", "ovsdb-tool", "ovs-vsctl", "ovs-ofctl", "nsenter"} {
 		if _, err := exec.LookPath(bin); err != nil {
@@ -87,7 +87,7 @@ func startOVSDBServer(t *testing.T) *ovsdbServer {
 }
 
 // vsctl runs ovs-vsctl against the server (waiting for the datapath unless --no-wait).
-func (s *ovsdbServer) vsctl(t *testing.T, args ...string) string {
+func (s *ovsdbServer) vsctl(t testing.TB, args ...string) string {
 	t.Helper()
 	out, err := s.tryVsctl(args...)
 	if err != nil {
@@ -106,7 +106,7 @@ func (s *ovsdbServer) tryVsctl(args ...string) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
-func eventually(t *testing.T, within time.Duration, what string, check func() error) {
+func eventually(t testing.TB, within time.Duration, what string, check func() error) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
@@ -129,7 +129,7 @@ type datapathProcess struct {
 }
 
 // buildDatapath compiles cmd/sluice-datapath into a temporary directory.
-func buildDatapath(t *testing.T) string {
+func buildDatapath(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "sluice-datapath")
 	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/sluice-datapath").CombinedOutput(); err != nil {
@@ -140,7 +140,7 @@ func buildDatapath(t *testing.T) string {
 
 // startDatapath runs bin inside node (network namespace only) with args; t.Cleanup stops it
 // by PID (SIGTERM, then SIGKILL after 10 s).
-func startDatapath(t *testing.T, bin string, node *testutil.NetNS, args ...string) *datapathProcess {
+func startDatapath(t testing.TB, bin string, node *testutil.NetNS, args ...string) *datapathProcess {
 	t.Helper()
 	p := &datapathProcess{exited: make(chan struct{})}
 	p.cmd = exec.Command("nsenter", append([]string{"--net=/run/netns/" + node.Name, bin}, args...)...)
@@ -163,7 +163,7 @@ func startDatapath(t *testing.T, bin string, node *testutil.NetNS, args ...strin
 }
 
 // stop sends SIGTERM (nsenter execs the binary, so the PID is the datapath's) and waits.
-func (p *datapathProcess) stop(t *testing.T) {
+func (p *datapathProcess) stop(t testing.TB) {
 	select {
 	case <-p.exited:
 		return
@@ -179,7 +179,7 @@ func (p *datapathProcess) stop(t *testing.T) {
 	}
 }
 
-func run(t *testing.T, ns *testutil.NetNS, cmd string) string {
+func run(t testing.TB, ns *testutil.NetNS, cmd string) string {
 	t.Helper()
 	f := strings.Fields(cmd)
 	out, err := ns.Exec(f[0], f[1:]...)
@@ -189,7 +189,7 @@ func run(t *testing.T, ns *testutil.NetNS, cmd string) string {
 	return out
 }
 
-func ofctl(t *testing.T, mgmt string, args ...string) string {
+func ofctl(t testing.TB, mgmt string, args ...string) string {
 	t.Helper()
 	all := append([]string{"-O", "OpenFlow15"}, args[0], "unix:"+mgmt)
 	all = append(all, args[1:]...)
@@ -200,7 +200,7 @@ func ofctl(t *testing.T, mgmt string, args ...string) string {
 	return string(out)
 }
 
-func ping(t *testing.T, from *testutil.NetNS, to string) {
+func ping(t testing.TB, from *testutil.NetNS, to string) {
 	t.Helper()
 	if out, err := from.Exec("ping", "-c", "3", "-i", "0.2", "-W", "2", to); err != nil {
 		t.Fatalf("ping %s from %s: %v\n%s", to, from.Name, err, out)
@@ -209,7 +209,7 @@ func ping(t *testing.T, from *testutil.NetNS, to string) {
 
 // transfer sends size random bytes over TCP from client to a listener at addr in server and
 // checks the receiver got exactly them (sha256).
-func transfer(t *testing.T, client, server *testutil.NetNS, addr string, size int) {
+func transfer(t testing.TB, client, server *testutil.NetNS, addr string, size int) {
 	t.Helper()
 	var ln net.Listener
 	if err := server.Do(func() (err error) { ln, err = net.Listen("tcp4", addr); return err }); err != nil {
@@ -262,28 +262,43 @@ func transfer(t *testing.T, client, server *testutil.NetNS, addr string, size in
 	}
 }
 
+// newPods makes two pod namespaces (10.0.0.1/24 and 10.0.0.2/24, TX checksum offload off) and
+// a node namespace holding the host ends of their veths; names start with prefix.
+func newPods(t testing.TB, prefix string) (podA, podB, node *testutil.NetNS, hA, hB testutil.Veth) {
+	t.Helper()
+	podA, podB, node = testutil.NewNetNS(t, prefix+"pa"), testutil.NewNetNS(t, prefix+"pb"), testutil.NewNetNS(t, prefix+"pn")
+	ethA, hA := testutil.VethPair(t, testutil.UniqueName(prefix+"ea"), podA, testutil.UniqueName(prefix+"ha"), node)
+	ethB, hB := testutil.VethPair(t, testutil.UniqueName(prefix+"eb"), podB, testutil.UniqueName(prefix+"hb"), node)
+	testutil.AddAddr(t, podA, ethA.Name, "10.0.0.1/24")
+	testutil.AddAddr(t, podB, ethB.Name, "10.0.0.2/24")
+	// Frames forwarded through AF_XDP keep whatever checksum the sender left (FACTS.md).
+	run(t, podA, "ethtool -K "+ethA.Name+" tx off")
+	run(t, podB, "ethtool -K "+ethB.Name+" tx off")
+	return podA, podB, node, hA, hB
+}
+
+// startBridge starts sluice-datapath in node with extra args, adds br0 with hA as ofport 1 and
+// hB as ofport 2, and returns the process and the bridge's management socket.
+func startBridge(t testing.TB, bin string, db *ovsdbServer, node *testutil.NetNS, hA, hB string, extra ...string) (*datapathProcess, string) {
+	t.Helper()
+	rundir := t.TempDir()
+	args := append([]string{"--ovsdb", "unix:" + db.sock, "--rundir", rundir}, extra...)
+	dp := startDatapath(t, bin, node, args...)
+	db.vsctl(t, "add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=sluice")
+	db.vsctl(t, "add-port", "br0", hA, "--", "set", "interface", hA, "ofport_request=1")
+	db.vsctl(t, "add-port", "br0", hB, "--", "set", "interface", hB, "ofport_request=2")
+	return dp, filepath.Join(rundir, "br0.mgmt")
+}
+
 // TestPrivilegedDatapath drives sluice-datapath with stock ovs-vsctl and ovs-ofctl and
 // forwards between two pods by the flows the test installs.
 func TestPrivilegedDatapath(t *testing.T) {
 	testutil.RequirePrivileged(t)
 	bin := buildDatapath(t)
 	db := startOVSDBServer(t)
-	podA, podB, node := testutil.NewNetNS(t, "dpa"), testutil.NewNetNS(t, "dpb"), testutil.NewNetNS(t, "dpn")
-	ethA, hA := testutil.VethPair(t, testutil.UniqueName("dea"), podA, testutil.UniqueName("dha"), node)
-	ethB, hB := testutil.VethPair(t, testutil.UniqueName("deb"), podB, testutil.UniqueName("dhb"), node)
-	testutil.AddAddr(t, podA, ethA.Name, "10.0.0.1/24")
-	testutil.AddAddr(t, podB, ethB.Name, "10.0.0.2/24")
-	// Frames forwarded through AF_XDP keep whatever checksum the sender left (FACTS.md).
-	run(t, podA, "ethtool -K "+ethA.Name+" tx off")
-	run(t, podB, "ethtool -K "+ethB.Name+" tx off")
+	podA, podB, node, hA, hB := newPods(t, "d")
 
-	rundir := t.TempDir()
-	mgmt := filepath.Join(rundir, "br0.mgmt")
-	dp := startDatapath(t, bin, node, "--ovsdb", "unix:"+db.sock, "--rundir", rundir, "--log-level", "debug")
-
-	db.vsctl(t, "add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=sluice")
-	db.vsctl(t, "add-port", "br0", hA.Name, "--", "set", "interface", hA.Name, "ofport_request=1")
-	db.vsctl(t, "add-port", "br0", hB.Name, "--", "set", "interface", hB.Name, "ofport_request=2")
+	dp, mgmt := startBridge(t, bin, db, node, hA.Name, hB.Name, "--log-level", "debug")
 
 	t.Run("ofport_written_back", func(t *testing.T) {
 		for name, want := range map[string]string{hA.Name: "1", hB.Name: "2", "br0": "65534"} {
@@ -381,13 +396,7 @@ func TestPrivilegedDatapathRestartPinned(t *testing.T) {
 	testutil.RequirePrivileged(t)
 	bin := buildDatapath(t)
 	db := startOVSDBServer(t)
-	podA, podB, node := testutil.NewNetNS(t, "rpa"), testutil.NewNetNS(t, "rpb"), testutil.NewNetNS(t, "rpn")
-	ethA, hA := testutil.VethPair(t, testutil.UniqueName("rea"), podA, testutil.UniqueName("rha"), node)
-	ethB, hB := testutil.VethPair(t, testutil.UniqueName("reb"), podB, testutil.UniqueName("rhb"), node)
-	testutil.AddAddr(t, podA, ethA.Name, "10.0.0.1/24")
-	testutil.AddAddr(t, podB, ethB.Name, "10.0.0.2/24")
-	run(t, podA, "ethtool -K "+ethA.Name+" tx off")
-	run(t, podB, "ethtool -K "+ethB.Name+" tx off")
+	podA, _, node, hA, hB := newPods(t, "r")
 	for _, c := range []string{
 		"ip link add kbr0 type bridge",
 		"ip link set " + hA.Name + " master kbr0",
@@ -402,14 +411,12 @@ func TestPrivilegedDatapathRestartPinned(t *testing.T) {
 			t.Errorf("remove pins: %v", err)
 		}
 	})
-	rundir := t.TempDir()
-	mgmt := filepath.Join(rundir, "br0.mgmt")
-	args := []string{"--ovsdb", "unix:" + db.sock, "--rundir", rundir, "--bpffs", pinDir}
-	addFlows := func(t *testing.T) {
+	dp, mgmt := startBridge(t, bin, db, node, hA.Name, hB.Name, "--bpffs", pinDir)
+	addFlows := func(t testing.TB) {
 		ofctl(t, mgmt, "add-flow", "in_port=1,actions=output:2")
 		ofctl(t, mgmt, "add-flow", "in_port=2,actions=output:1")
 	}
-	forwardedByFlows := func(t *testing.T) {
+	forwardedByFlows := func(t testing.TB) {
 		out := ofctl(t, mgmt, "dump-flows")
 		if !strings.Contains(out, "in_port=1") || strings.Contains(out, "n_packets=0,") {
 			t.Errorf("flows did not forward the pings:\n%s", out)
@@ -417,10 +424,6 @@ func TestPrivilegedDatapathRestartPinned(t *testing.T) {
 	}
 	xdpOn := func(name string) bool { return strings.Contains(run(t, node, "ip link show "+name), "xdp") }
 
-	dp := startDatapath(t, bin, node, args...)
-	db.vsctl(t, "add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=sluice")
-	db.vsctl(t, "add-port", "br0", hA.Name, "--", "set", "interface", hA.Name, "ofport_request=1")
-	db.vsctl(t, "add-port", "br0", hB.Name, "--", "set", "interface", hB.Name, "ofport_request=2")
 	addFlows(t)
 
 	t.Run("datapath_forwards_by_flows", func(t *testing.T) {
@@ -440,7 +443,7 @@ func TestPrivilegedDatapathRestartPinned(t *testing.T) {
 	})
 	t.Run("kernel_path_forwards_while_stopped", func(t *testing.T) { ping(t, podA, "10.0.0.2") })
 
-	dp = startDatapath(t, bin, node, args...)
+	dp = startDatapath(t, bin, node, dp.cmd.Args[3:]...) // the same flags: Args is nsenter --net=… bin flags…
 	t.Run("restart_takes_over_pinned_links", func(t *testing.T) {
 		eventually(t, 15*time.Second, "ports back on br0", func() error {
 			out, err := exec.Command("ovs-ofctl", "-O", "OpenFlow15", "show", "unix:"+mgmt).CombinedOutput()
