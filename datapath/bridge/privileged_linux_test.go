@@ -478,3 +478,24 @@ func TestPrivilegedDatapathRestartPinned(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkPrivilegedDatapathTCP measures one TCP stream through sluice-datapath (two veths,
+// one flow each way, copy-mode AF_XDP on veth).
+func BenchmarkPrivilegedDatapathTCP(b *testing.B) {
+	testutil.RequirePrivileged(b)
+	bin := buildDatapath(b)
+	db := startOVSDBServer(b)
+	podA, podB, node, hA, hB := newPods(b, "b")
+	_, mgmt := startBridge(b, bin, db, node, hA.Name, hB.Name)
+	ofctl(b, mgmt, "add-flow", "in_port=1,actions=output:2")
+	ofctl(b, mgmt, "add-flow", "in_port=2,actions=output:1")
+	ping(b, podA, "10.0.0.2")
+	const size = 16 << 20
+	b.SetBytes(size)
+	b.ReportAllocs()
+	port := 5300
+	for b.Loop() {
+		port++
+		transfer(b, podA, podB, "10.0.0.2:"+strconv.Itoa(port), size)
+	}
+}
