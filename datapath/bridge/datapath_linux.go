@@ -101,7 +101,10 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	return c.Run(ctx)
+	if err := c.Run(ctx); err != nil && !(ctx.Err() != nil && errors.Is(err, context.Canceled)) {
+		return err
+	}
+	return nil // stopped while still waiting for ovsdb-server: a clean shutdown too
 }
 
 // Close stops every port and switch and releases the sockets, the UMEM and the steering
@@ -118,6 +121,9 @@ func (d *Datapath) Close() error {
 	}
 	clear(d.bridges)
 	d.stop()
+	drops := d.Drops()
+	d.log.Info("datapath closed", "drops_"+DropNoPort.String(), drops[DropNoPort],
+		"drops_"+DropNoMemory.String(), drops[DropNoMemory], "drops_"+DropTooLong.String(), drops[DropTooLong])
 	err := errors.Join(d.umem.Close(), d.steer.Close())
 	if err != nil {
 		return fmt.Errorf("close datapath: %w", err)
