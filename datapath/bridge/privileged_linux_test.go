@@ -1,18 +1,12 @@
 package bridge_test
 
 import (
-	"bytes"
-	"crypto/rand"
-	"crypto/sha256"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -28,24 +22,6 @@ import (
 //
 // The binary runs with only its network namespace switched (nsenter --net), so the test's
 // ovs-vsctl and ovs-ofctl reach its sockets in the temporary directory directly.
-
-// lockedBuffer collects a process's output while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // ovsdbServer is Debian's ovsdb-server on a fresh database in a temporary directory.
 type ovsdbServer struct {
@@ -124,7 +100,7 @@ func eventually(t testing.TB, within time.Duration, what string, check func() er
 // datapathProcess is sluice-datapath running in the node namespace.
 type datapathProcess struct {
 	cmd    *exec.Cmd
-	stderr lockedBuffer
+	stderr testutil.SyncBuffer
 	exited chan struct{}
 }
 
@@ -200,68 +176,6 @@ func ofctl(t testing.TB, mgmt string, args ...string) string {
 	return string(out)
 }
 
-func ping(t testing.TB, from *testutil.NetNS, to string) {
-	t.Helper()
-	if out, err := from.Exec("ping", "-c", "3", "-i", "0.2", "-W", "2", to); err != nil {
-		t.Fatalf("ping %s from %s: %v\n%s", to, from.Name, err, out)
-	}
-}
-
-// transfer sends size random bytes over TCP from client to a listener at addr in server and
-// checks the receiver got exactly them (sha256).
-func transfer(t testing.TB, client, server *testutil.NetNS, addr string, size int) {
-	t.Helper()
-	var ln net.Listener
-	if err := server.Do(func() (err error) { ln, err = net.Listen("tcp4", addr); return err }); err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	type result struct {
-		n   int64
-		sum [32]byte
-		err error
-	}
-	got := make(chan result, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			got <- result{err: err}
-			return
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-		h := sha256.New()
-		n, err := io.Copy(h, c)
-		var r result
-		r.n, r.err = n, err
-		copy(r.sum[:], h.Sum(nil))
-		got <- r
-	}()
-	data := make([]byte, size)
-	_, _ = rand.Read(data)
-	want := sha256.Sum256(data)
-	err := client.Do(func() error {
-		c, err := net.DialTimeout("tcp4", addr, 5*time.Second)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-		_, err = c.Write(data)
-		return err
-	})
-	if err != nil {
-		t.Fatalf("send: %v", err)
-	}
-	r := <-got
-	if r.err != nil {
-		t.Fatalf("receive: %v", r.err)
-	}
-	if r.n != int64(size) || r.sum != want {
-		t.Errorf("received %d bytes (sha256 match %v), want %d bytes with the sent sha256", r.n, r.sum == want, size)
-	}
-}
-
 // newPods makes two pod namespaces (10.0.0.1/24 and 10.0.0.2/24, TX checksum offload off) and
 // a node namespace holding the host ends of their veths; names start with prefix.
 func newPods(t testing.TB, prefix string) (podA, podB, node *testutil.NetNS, hA, hB testutil.Veth) {
@@ -331,10 +245,10 @@ func TestPrivilegedDatapath(t *testing.T) {
 			}
 		}
 	})
-	t.Run("ping_a_to_b", func(t *testing.T) { ping(t, podA, "10.0.0.2") })
-	t.Run("ping_b_to_a", func(t *testing.T) { ping(t, podB, "10.0.0.1") })
-	t.Run("tcp_transfer_a_to_b", func(t *testing.T) { transfer(t, podA, podB, "10.0.0.2:5201", 8<<20) })
-	t.Run("tcp_transfer_b_to_a", func(t *testing.T) { transfer(t, podB, podA, "10.0.0.1:5202", 8<<20) })
+	t.Run("ping_a_to_b", func(t *testing.T) { testutil.Ping(t, podA, "10.0.0.2") })
+	t.Run("ping_b_to_a", func(t *testing.T) { testutil.Ping(t, podB, "10.0.0.1") })
+	t.Run("tcp_transfer_a_to_b", func(t *testing.T) { testutil.TransferTCP(t, podA, podB, "10.0.0.2:5201", 8<<20) })
+	t.Run("tcp_transfer_b_to_a", func(t *testing.T) { testutil.TransferTCP(t, podB, podA, "10.0.0.1:5202", 8<<20) })
 	t.Run("vsctl_show_lists_ports", func(t *testing.T) {
 		out := db.vsctl(t, "show")
 		for _, want := range []string{`Bridge br0`, `datapath_type: sluice`, `Port ` + hA.Name, `Port ` + hB.Name} {
@@ -364,7 +278,7 @@ func TestPrivilegedDatapath(t *testing.T) {
 		if got := db.vsctl(t, "get", "interface", "nosuchdev0", "error"); !strings.Contains(got, "No such device") {
 			t.Errorf("error of nosuchdev0 = %s, want one saying No such device", got)
 		}
-		ping(t, podA, "10.0.0.2") // the failed port does not disturb the others
+		testutil.Ping(t, podA, "10.0.0.2") // the failed port does not disturb the others
 	})
 	t.Run("del_port_detaches_xdp", func(t *testing.T) {
 		db.vsctl(t, "del-port", "br0", hB.Name)
@@ -427,7 +341,7 @@ func TestPrivilegedDatapathRestartPinned(t *testing.T) {
 	addFlows(t)
 
 	t.Run("datapath_forwards_by_flows", func(t *testing.T) {
-		ping(t, podA, "10.0.0.2")
+		testutil.Ping(t, podA, "10.0.0.2")
 		forwardedByFlows(t)
 	})
 	t.Run("shutdown_leaves_pinned_links_attached", func(t *testing.T) {
@@ -441,7 +355,7 @@ func TestPrivilegedDatapathRestartPinned(t *testing.T) {
 			}
 		}
 	})
-	t.Run("kernel_path_forwards_while_stopped", func(t *testing.T) { ping(t, podA, "10.0.0.2") })
+	t.Run("kernel_path_forwards_while_stopped", func(t *testing.T) { testutil.Ping(t, podA, "10.0.0.2") })
 
 	dp = startDatapath(t, bin, node, dp.cmd.Args[3:]...) // the same flags: Args is nsenter --net=… bin flags…
 	t.Run("restart_takes_over_pinned_links", func(t *testing.T) {
@@ -463,7 +377,7 @@ func TestPrivilegedDatapathRestartPinned(t *testing.T) {
 	})
 	t.Run("flows_reinstalled_restore_forwarding", func(t *testing.T) {
 		addFlows(t)
-		ping(t, podA, "10.0.0.2")
+		testutil.Ping(t, podA, "10.0.0.2")
 		forwardedByFlows(t)
 	})
 	t.Run("removing_pins_detaches_xdp", func(t *testing.T) {
@@ -489,13 +403,13 @@ func BenchmarkPrivilegedDatapathTCP(b *testing.B) {
 	_, mgmt := startBridge(b, bin, db, node, hA.Name, hB.Name)
 	ofctl(b, mgmt, "add-flow", "in_port=1,actions=output:2")
 	ofctl(b, mgmt, "add-flow", "in_port=2,actions=output:1")
-	ping(b, podA, "10.0.0.2")
+	testutil.Ping(b, podA, "10.0.0.2")
 	const size = 16 << 20
 	b.SetBytes(size)
 	b.ReportAllocs()
 	port := 5300
 	for b.Loop() {
 		port++
-		transfer(b, podA, podB, "10.0.0.2:"+strconv.Itoa(port), size)
+		testutil.TransferTCP(b, podA, podB, "10.0.0.2:"+strconv.Itoa(port), size)
 	}
 }
