@@ -103,6 +103,7 @@ func TestUMEMOptionsValidate(t *testing.T) {
 		{"chunk above page", func(o *UMEMOptions) { o.ChunkSize = 8192 }, false},
 		{"headroom below kernel's", func(o *UMEMOptions) { o.Headroom = 128 }, false},
 		{"headroom fills chunk", func(o *UMEMOptions) { o.Headroom = 2040 }, false},
+		{"headroom so large the sum wraps", func(o *UMEMOptions) { o.Headroom = 0xffffffe0 }, false},
 		{"extra headroom", func(o *UMEMOptions) { o.Headroom = 320 }, true},
 	}
 	for _, tt := range tests {

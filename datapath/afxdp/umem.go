@@ -41,7 +41,7 @@ func (o UMEMOptions) validate(pageSize int) error {
 		return fmt.Errorf("umem: NumChunks is 0")
 	case bits.OnesCount32(o.ChunkSize) != 1 || o.ChunkSize < 2048 || int(o.ChunkSize) > pageSize:
 		return fmt.Errorf("umem: ChunkSize %d is not a power of two in [2048, %d]", o.ChunkSize, pageSize)
-	case o.Headroom < PacketHeadroom || o.Headroom+64 > o.ChunkSize:
+	case o.Headroom < PacketHeadroom || o.Headroom > o.ChunkSize-64: // ChunkSize >= 2048 here: no wrap
 		return fmt.Errorf("umem: Headroom %d outside [%d, ChunkSize-64]", o.Headroom, PacketHeadroom)
 	}
 	return nil

@@ -23,17 +23,9 @@ func TestPrivilegedOVSChecked(t *testing.T) {
 	o := flowtest.StartOVS(t, flowtest.OVSOptions{})
 	for i, c := range ovsChecked {
 		t.Run(c.name, func(t *testing.T) {
+			o := o.For(t)
 			br := fmt.Sprintf("chk%d", i)
-			// fail-mode secure: no default NORMAL flow, the bridge starts with no flows at all.
-			o.Vsctl("add-br", br, "--", "set", "bridge", br, "datapath_type=netdev", "--", "set-fail-mode", br, "secure")
-			t.Cleanup(func() { o.Try("ovs-vsctl", "--db=unix:"+filepath.Join(o.Dir, "db.sock"), "del-br", br) })
-			target := "unix:" + filepath.Join(o.Dir, br+".mgmt")
-			for range 200 {
-				if _, err := os.Stat(filepath.Join(o.Dir, br+".mgmt")); err == nil {
-					break
-				}
-				time.Sleep(25 * time.Millisecond)
-			}
+			target := o.AddBridge(br)
 			file := filepath.Join(t.TempDir(), "flows.txt")
 			if err := os.WriteFile(file, []byte(c.flows+"\n"), 0o644); err != nil {
 				t.Fatal(err)

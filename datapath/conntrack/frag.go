@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/sluicenet/sluice/datapath/packet"
 )
 
 // Reassembler puts IPv4 fragments back together before conntrack sees them, like OVS's ipf:
@@ -158,17 +160,6 @@ const (
 	ipOffsetMask = 0x1fff
 )
 
-func ipChecksum(h []byte) uint16 {
-	var sum uint32
-	for i := 0; i+1 < len(h); i += 2 {
-		sum += uint32(binary.BigEndian.Uint16(h[i:]))
-	}
-	for sum > 0xffff {
-		sum = sum&0xffff + sum>>16
-	}
-	return ^uint16(sum)
-}
-
 // Add offers one IPv4 packet (starting at its IP header) in zone. A packet that is not a
 // fragment gets FragNotFragment and is not copied. out is where a reassembled packet is
 // appended (pass a reusable buffer).
@@ -187,7 +178,7 @@ func (r *Reassembler) Add(zone uint16, pkt []byte, out []byte) FragResult {
 
 	hl := int(pkt[0]&0x0f) * 4
 	tot := int(binary.BigEndian.Uint16(pkt[2:4]))
-	if hl < 20 || tot < hl || tot > len(pkt) || ipChecksum(pkt[:hl]) != 0 {
+	if hl < 20 || tot < hl || tot > len(pkt) || packet.Checksum(pkt[:hl]) != 0 {
 		r.stats[FragMalformed]++
 		return FragResult{Verdict: FragInvalid}
 	}
@@ -265,7 +256,7 @@ func (r *Reassembler) Add(zone uint16, pkt []byte, out []byte) FragResult {
 	binary.BigEndian.PutUint16(h[2:4], uint16(head.hdrLen+l.total))
 	binary.BigEndian.PutUint16(h[6:8], binary.BigEndian.Uint16(h[6:8])&^(ipFlagMF|ipOffsetMask))
 	h[10], h[11] = 0, 0
-	binary.BigEndian.PutUint16(h[10:12], ipChecksum(h[:head.hdrLen]))
+	binary.BigEndian.PutUint16(h[10:12], packet.Checksum(h[:head.hdrLen]))
 	frags := make([][]byte, len(l.frags))
 	for i, f := range l.frags {
 		frags[i] = f.pkt

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"testing"
 	"time"
+
+	"github.com/sluicenet/sluice/datapath/packet"
 )
 
 // ipv4Datagram returns a whole IPv4 UDP packet with n payload bytes (a pattern).
@@ -17,7 +19,7 @@ func ipv4Datagram(id uint16, n int) []byte {
 	p[9] = ProtoUDP
 	copy(p[12:], cli.AsSlice())
 	copy(p[16:], srv.AsSlice())
-	binary.BigEndian.PutUint16(p[10:], ipChecksum(p[:20]))
+	binary.BigEndian.PutUint16(p[10:], packet.Checksum(p[:20]))
 	for i := 20; i < len(p); i++ {
 		p[i] = byte(i * 7)
 	}
@@ -41,7 +43,7 @@ func fragment(d []byte, size int) [][]byte {
 		}
 		binary.BigEndian.PutUint16(f[6:], fo)
 		f[10], f[11] = 0, 0
-		binary.BigEndian.PutUint16(f[10:], ipChecksum(f[:20]))
+		binary.BigEndian.PutUint16(f[10:], packet.Checksum(f[:20]))
 		out = append(out, f)
 	}
 	return out
@@ -117,7 +119,7 @@ func TestReassemblyOverlap(t *testing.T) {
 	copy(ov, fr[1])
 	binary.BigEndian.PutUint16(ov[6:], ipFlagMF|uint16(1200/8))
 	ov[10], ov[11] = 0, 0
-	binary.BigEndian.PutUint16(ov[10:], ipChecksum(ov[:20]))
+	binary.BigEndian.PutUint16(ov[10:], packet.Checksum(ov[:20]))
 	if v := r.Add(0, ov, nil).Verdict; v != FragInvalid {
 		t.Fatalf("overlapping fragment: verdict %d, want FragInvalid", v)
 	}
@@ -206,7 +208,7 @@ func TestReassemblyBadInput(t *testing.T) {
 			f := fragment(ipv4Datagram(3, 3000), 1232)[0][:20+1229]
 			binary.BigEndian.PutUint16(f[2:], uint16(len(f)))
 			f[10], f[11] = 0, 0
-			binary.BigEndian.PutUint16(f[10:], ipChecksum(f[:20]))
+			binary.BigEndian.PutUint16(f[10:], packet.Checksum(f[:20]))
 			return f
 		}, FragInvalid},
 	}
@@ -238,7 +240,7 @@ func FuzzReassembler(f *testing.F) {
 		m := bytes.Clone(frs[int(step)%len(frs)])
 		binary.BigEndian.PutUint16(m[6:], fo)
 		m[10], m[11] = 0, 0
-		binary.BigEndian.PutUint16(m[10:], ipChecksum(m[:20]))
+		binary.BigEndian.PutUint16(m[10:], packet.Checksum(m[:20]))
 		for i, p := range [][]byte{pkt, frs[0], m, pkt, frs[1], frs[2]} {
 			if step&0x80 != 0 && i == 3 {
 				clk.advance(16 * time.Second)
@@ -251,7 +253,7 @@ func FuzzReassembler(f *testing.F) {
 				continue
 			}
 			h := res.Packet
-			if len(h) < 20 || ipChecksum(h[:int(h[0]&15)*4]) != 0 || int(binary.BigEndian.Uint16(h[2:])) != len(h) ||
+			if len(h) < 20 || packet.Checksum(h[:int(h[0]&15)*4]) != 0 || int(binary.BigEndian.Uint16(h[2:])) != len(h) ||
 				binary.BigEndian.Uint16(h[6:])&(ipFlagMF|ipOffsetMask) != 0 {
 				t.Fatalf("reassembled packet has a bad header: % x", h[:min(len(h), 20)])
 			}

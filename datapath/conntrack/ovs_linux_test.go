@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sluicenet/sluice/datapath/flow/flowtest"
+	"github.com/sluicenet/sluice/datapath/packet"
 	"github.com/sluicenet/sluice/internal/testutil"
 )
 
@@ -62,13 +63,7 @@ type ctOVS struct {
 
 func startCtOVS(t *testing.T) *ctOVS {
 	t.Helper()
-	o := flowtest.StartOVS(t, flowtest.DefaultOVSOptions())
-	t.Cleanup(func() {
-		if t.Failed() {
-			log, _ := os.ReadFile(filepath.Join(o.Dir, "ovs-vswitchd.log"))
-			t.Logf("ovs-vswitchd.log (tail):\n%s", log[max(0, len(log)-3000):])
-		}
-	})
+	o := flowtest.StartOVS(t, flowtest.DefaultOVSOptions()) // logs its vswitchd log on failure
 	var flows strings.Builder
 	for port, act := range ovsPortFlows {
 		fmt.Fprintf(&flows, "table=0,priority=10,ip,in_port=%d,actions=%s\n", port, act)
@@ -97,17 +92,18 @@ func startCtOVS(t *testing.T) *ctOVS {
 
 // reset flushes OVS's connections and notes the counters.
 func (c *ctOVS) reset(t *testing.T) {
-	c.o.Appctl("dpctl/flush-conntrack")
+	c.o.For(t).Appctl("dpctl/flush-conntrack")
 	c.counts = ovsStateCounts(t, c.o)
-	c.sent = len(readPcap(t, c.pcap))
+	c.sent = len(flowtest.ReadPcap(c.pcap))
 }
 
 // send injects a frame on port and returns how many packets table 1 counted per ct_state,
 // and the packets OVS sent out.
 func (c *ctOVS) send(t *testing.T, port int, frame []byte, wantOut int) (map[State]uint64, [][]byte) {
 	t.Helper()
-	c.o.Appctl("netdev-dummy/receive", fmt.Sprintf("p%d", port), hex.EncodeToString(frame))
-	c.o.Appctl("revalidator/purge")
+	o := c.o.For(t)
+	o.Appctl("netdev-dummy/receive", fmt.Sprintf("p%d", port), hex.EncodeToString(frame))
+	o.Appctl("revalidator/purge")
 	now := ovsStateCounts(t, c.o)
 	delta := map[State]uint64{}
 	for s, n := range now {
@@ -118,7 +114,7 @@ func (c *ctOVS) send(t *testing.T, port int, frame []byte, wantOut int) (map[Sta
 	c.counts = now
 	var out [][]byte
 	for range 200 {
-		if out = readPcap(t, c.pcap); len(out) >= c.sent+wantOut {
+		if out = flowtest.ReadPcap(c.pcap); len(out) >= c.sent+wantOut {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -137,7 +133,7 @@ func TestPrivilegedOVSDifferential(t *testing.T) {
 			tbl, clk := newTestTable(t, nil)
 			for i, st := range sc.steps {
 				if st.warp != 0 {
-					c.o.Appctl("time/warp", strconv.FormatInt(st.warp.Milliseconds(), 10))
+					c.o.For(t).Appctl("time/warp", strconv.FormatInt(st.warp.Milliseconds(), 10))
 					clk.advance(st.warp)
 					continue
 				}
@@ -254,7 +250,7 @@ var nPacketsRE = regexp.MustCompile(`n_packets=(\d+).*ct_state=([^ ,]+)`)
 // ovsStateCounts returns table 1's packet counter per ct_state value.
 func ovsStateCounts(t *testing.T, o *flowtest.OVS) map[int]uint64 {
 	t.Helper()
-	out := o.Ofctl("dump-flows", "--names", "table=1")
+	out := o.For(t).Ofctl("dump-flows", "--names", "table=1")
 	counts := map[int]uint64{}
 	for _, l := range strings.Split(out, "\n") {
 		m := nPacketsRE.FindStringSubmatch(l)
@@ -298,18 +294,8 @@ func describe(p *Packet) string {
 	return fmt.Sprintf("proto %d %v:%d>%v:%d", p.Proto, p.Src, p.SrcPort, p.Dst, p.DstPort)
 }
 
-func csum16(b []byte, sum uint32) uint16 {
-	for i := 0; i+1 < len(b); i += 2 {
-		sum += uint32(binary.BigEndian.Uint16(b[i:]))
-	}
-	if len(b)%2 == 1 {
-		sum += uint32(b[len(b)-1]) << 8
-	}
-	for sum > 0xffff {
-		sum = sum&0xffff + sum>>16
-	}
-	return ^uint16(sum)
-}
+// csum16 returns the Internet checksum of b added to the partial sum (e.g. a pseudo-header's).
+func csum16(b []byte, sum uint32) uint16 { return ^packet.Fold(packet.Sum(b, uint64(sum))) }
 
 // ipPacket returns an IPv4 header (checksummed) or IPv6 header followed by l4.
 func ipPacket(src, dst netip.Addr, proto uint8, l4 []byte) []byte {
@@ -580,25 +566,6 @@ func headerTuple(f []byte) string {
 		return s
 	}
 	return t(f[14:])
-}
-
-// readPcap returns the frames in a pcap file (dummy ports write one per transmitted packet).
-func readPcap(t *testing.T, path string) [][]byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil || len(b) < 24 {
-		return nil
-	}
-	var out [][]byte
-	for b = b[24:]; len(b) >= 16; {
-		n := int(binary.LittleEndian.Uint32(b[8:]))
-		if len(b) < 16+n {
-			break
-		}
-		out = append(out, b[16:16+n])
-		b = b[16+n:]
-	}
-	return out
 }
 
 // icmp6Err builds an ICMPv6 packet-too-big from src to dst about inner.

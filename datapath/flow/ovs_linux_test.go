@@ -23,6 +23,7 @@ func TestPrivilegedPrintMatchesOVS(t *testing.T) {
 	o := flowtest.StartOVS(t, flowtest.DefaultOVSOptions())
 	for _, set := range flowtest.LoadSets(t) {
 		t.Run(set.Name, func(t *testing.T) {
+			o := o.For(t)
 			o.Load(set)
 			gotFlows := o.DumpFlows()
 			if diff := flowtest.DiffLines(flowtest.PrintFlows(set.Flows), gotFlows); diff != "" {

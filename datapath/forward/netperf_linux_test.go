@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicenet/sluice/datapath/flow/flowtest"
 	"github.com/sluicenet/sluice/internal/testutil"
 )
 
@@ -17,7 +18,7 @@ import (
 //
 //   - sluice: the forwarding loop (child process) with the steering program, copy mode;
 //   - bridge: the same namespaces with the loop killed, so the node's Linux bridge forwards;
-//   - ovs-afxdp: OVS 3.1 (a private ovsdb-server and ovs-vswitchd) with a netdev bridge and
+//   - ovs-afxdp: OVS 3.1 (flowtest's ovsdb-server and ovs-vswitchd, in the node namespace) with a netdev bridge and
 //     type=afxdp ports on the same host veth ends.
 //
 // It also reports the CPU the idle loop process and the idle ovs-vswitchd use over 10 s. Each
@@ -121,44 +122,17 @@ func idleCPU(t testing.TB, pid int) float64 {
 	return (ticks() - before) / 100 / 10 * 100 // USER_HZ is 100
 }
 
-// startOVS starts a private ovsdb-server and ovs-vswitchd in the node namespace, with a netdev
-// bridge whose ports are the host veth ends as type=afxdp, and returns ovs-vswitchd's PID.
+// startOVS starts flowtest's ovsdb-server and ovs-vswitchd in the node namespace, with the
+// netdev bridge's ports being the host veth ends as type=afxdp, and returns ovs-vswitchd's PID.
 func startOVS(t testing.TB, n *fwdNode) int {
 	t.Helper()
-	dir := t.TempDir()
-	env := []string{"OVS_RUNDIR=" + dir, "OVS_DBDIR=" + dir, "OVS_LOGDIR=" + dir, "OVS_PKGDATADIR=/usr/share/openvswitch"}
-	db := filepath.Join(dir, "conf.db")
-	sock := "unix:" + filepath.Join(dir, "db.sock")
-	if out, err := exec.Command("ovsdb-tool", "create", db, "/usr/share/openvswitch/vswitch.ovsschema").CombinedOutput(); err != nil {
-		t.Fatalf("ovsdb-tool create: %v\n%s", err, out)
-	}
-	startDaemon(t, n.node, env, "ovsdb-server", db, "--remote=p"+sock, "--unixctl="+filepath.Join(dir, "ovsdb.ctl"),
-		"--log-file="+filepath.Join(dir, "ovsdb.log"), "--pidfile="+filepath.Join(dir, "ovsdb.pid"))
-	vsctl := func(args ...string) string {
-		t.Helper()
-		var out []byte
-		var err error
-		for range 50 { // the server may not listen yet
-			c := exec.Command("ovs-vsctl", append([]string{"--db=" + sock, "--timeout=10"}, args...)...)
-			c.Env = append(os.Environ(), env...)
-			if out, err = c.CombinedOutput(); err == nil {
-				return string(out)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		t.Fatalf("ovs-vsctl %v: %v\n%s", args, err, out)
-		return ""
-	}
-	vsctl("--no-wait", "init")
-	pid := startDaemon(t, n.node, env, "ovs-vswitchd", sock, "--unixctl="+filepath.Join(dir, "vswitchd.ctl"),
-		"--log-file="+filepath.Join(dir, "vswitchd.log"), "--pidfile="+filepath.Join(dir, "vswitchd.pid"))
-	vsctl("add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev")
+	o := flowtest.StartOVS(t, flowtest.OVSOptions{NetNS: n.node, RealNetdevs: true})
 	for _, h := range []string{n.hA.Name, n.hB.Name} {
-		vsctl("add-port", "br0", h, "--", "set", "interface", h, "type=afxdp", "options:xdp-mode=native")
+		o.Vsctl("add-port", "br0", h, "--", "set", "interface", h, "type=afxdp", "options:xdp-mode=native")
 	}
 	for _, h := range []string{n.hA.Name, n.hB.Name} {
 		link, _ := n.node.Exec("ip", "-o", "link", "show", h) // "xdp" native, "xdpgeneric" generic
-		t.Logf("ovs port %s: error=%s; %s", h, strings.TrimSpace(vsctl("get", "interface", h, "error")), strings.TrimSpace(link))
+		t.Logf("ovs port %s: error=%s; %s", h, strings.TrimSpace(o.Vsctl("get", "interface", h, "error")), strings.TrimSpace(link))
 	}
-	return pid
+	return o.VswitchdPID()
 }

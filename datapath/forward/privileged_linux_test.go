@@ -485,10 +485,21 @@ func TestPrivilegedForwardingAccounting(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- l.Run(ctx) }()
+	var runErr error
+	stopped := false
+	stop := func() error {
+		if !stopped {
+			cancel()
+			runErr, stopped = <-done, true
+		}
+		return runErr
+	}
+	// Registered after the ports' Close: when ping or transfer fails, the loop's goroutines
+	// leave the sockets before Close unmaps their rings.
+	t.Cleanup(func() { _ = stop() })
 	ping(t, n.podA, "10.0.0.2")
 	transfer(t, n.podB, n.podA, "10.0.0.1:5004", 10<<20)
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	st := l.Stats()

@@ -76,3 +76,25 @@ func TestGoldenRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// goldenOf returns the decoded messages of one golden file, of the given type.
+func goldenOf(t *testing.T, file string, typ Type) []Message {
+	t.Helper()
+	var out []Message
+	for _, g := range readGolden(t) {
+		if g.file != "ovs-ofctl/"+file+".txt" {
+			continue
+		}
+		h, m, err := Unmarshal(g.raw)
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if h.Type == typ {
+			out = append(out, m)
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("no %v in %s", typ, file)
+	}
+	return out
+}

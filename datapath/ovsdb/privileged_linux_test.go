@@ -70,10 +70,16 @@ func (s *ovsdbServer) startVswitchd(t *testing.T, ns *testutil.NetNS) {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start ovs-vswitchd: %v", err)
 	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	})
+	t.Cleanup(func() { terminate(cmd) })
+}
+
+// terminate ends a daemon this test started: SIGTERM to its PID, SIGKILL if it has not exited
+// within five seconds (a wedged daemon must not hang the test), then waits for it.
+func terminate(cmd *exec.Cmd) {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	t := time.AfterFunc(5*time.Second, func() { _ = cmd.Process.Kill() })
+	_ = cmd.Wait()
+	t.Stop()
 }
 
 func (s *ovsdbServer) start() {
@@ -105,8 +111,7 @@ func (s *ovsdbServer) stop() {
 	if cmd == nil {
 		return
 	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	_ = cmd.Wait()
+	terminate(cmd)
 }
 
 // vsctl runs ovs-vsctl against the server. Without --no-wait among args it waits for cur_cfg,

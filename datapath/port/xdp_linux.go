@@ -21,6 +21,7 @@ type XDP struct {
 
 	txMu    sync.Mutex
 	txDescs []afxdp.Desc // guarded by txMu
+	txAddrs []uint64     // guarded by txMu: chunks of frames the TX ring had no room for
 	closed  bool         // guarded by txMu
 }
 
@@ -33,6 +34,7 @@ func NewXDP(name string, s *afxdp.Socket, batch int) *XDP {
 		name: name, sock: s, umem: s.UMEM(),
 		rxDescs: make([]afxdp.Desc, batch),
 		txDescs: make([]afxdp.Desc, batch),
+		txAddrs: make([]uint64, 0, batch),
 	}
 }
 
@@ -115,11 +117,14 @@ func (p *XDP) Transmit(frames []Frame) int {
 			k++
 		}
 		q := p.sock.Transmit(p.txDescs[:k])
-		for _, d := range p.txDescs[q:k] {
-			p.umem.Free(d.Addr)
-			bytes -= int(d.Len)
-		}
 		if q < k {
+			// A full ring means overload: give the chunks back under one allocator lock.
+			p.txAddrs = p.txAddrs[:0]
+			for _, d := range p.txDescs[q:k] {
+				p.txAddrs = append(p.txAddrs, d.Addr)
+				bytes -= int(d.Len)
+			}
+			p.umem.FreeBatch(p.txAddrs)
 			p.c.Dropped(DropTXRingFull, k-q)
 		}
 		p.c.Transmitted(q, bytes)

@@ -1,11 +1,15 @@
 // Package flowtest loads the flow fixture sets in testdata/flows and, on Linux, runs a real
 // Open vSwitch to compare against: an ovsdb-server and ovs-vswitchd of the test's own, in a
 // temporary directory, with one netdev bridge on dummy ports (no kernel devices, no kernel
-// module). The differential tests of the classifier and the executor use both.
+// module), or, with OVSOptions.NetNS and RealNetdevs, inside a test namespace on its veths.
+// The differential tests of the classifier and the executor use both; the conntrack,
+// openflow and forward tests use the switch. Every package that needs a real Open vSwitch
+// starts it here, so there is one place that knows how to run and clean up the daemons.
 package flowtest
 
 import (
 	"bufio"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -151,4 +155,24 @@ func DiffLines(want, got []string) string {
 		}
 	}
 	return b.String()
+}
+
+// ReadPcap returns the frames of a classic little-endian pcap file, such as a dummy port's
+// options:tx_pcap, where OVS writes one record per packet it sends. A missing file, or a last
+// record still being written, yields the frames complete so far.
+func ReadPcap(path string) [][]byte {
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) < 24 {
+		return nil
+	}
+	var out [][]byte
+	for b = b[24:]; len(b) >= 16; {
+		n := int(binary.LittleEndian.Uint32(b[8:]))
+		if len(b) < 16+n {
+			break
+		}
+		out = append(out, b[16:16+n:16+n])
+		b = b[16+n:]
+	}
+	return out
 }

@@ -1,19 +1,27 @@
 package flowtest
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicenet/sluice/internal/testutil"
 )
 
 // OVS is an ovsdb-server and ovs-vswitchd of one test, in a temporary directory, with bridge
 // "br0" (datapath_type=netdev) and dummy ports p1..pN as OpenFlow ports 1..N. The daemons are
-// children of the test process and are killed (by PID) at cleanup, also on failure.
+// children of the test process and are killed (by PID) and waited for at cleanup, also on
+// failure; when the test failed, the tail of ovs-vswitchd's log is logged first.
+//
+// The methods fail the test StartOVS was given; a subtest calls them through For(t), because
+// a FailNow on the parent from a subtest's goroutine is not allowed.
 type OVS struct {
 	Dir string // rundir: db.sock, br0.mgmt, logs
 	t   testing.TB
@@ -23,6 +31,13 @@ type OVS struct {
 // OVSOptions configures StartOVS.
 type OVSOptions struct {
 	Ports int // dummy ports to add as OpenFlow ports 1..Ports
+
+	// NetNS, when set, runs both daemons inside that namespace, so ovs-vswitchd opens its
+	// netdevs; the tools still reach the daemons through their unix sockets.
+	NetNS *testutil.NetNS
+	// RealNetdevs keeps OVS's own netdev types (afxdp, system, tap) beside dummy instead of
+	// replacing them all with dummy, for ports on real devices such as veths.
+	RealNetdevs bool
 }
 
 // DefaultOVSOptions returns six ports: enough for every fixture set (tunnel, gateway, four pods).
@@ -48,12 +63,23 @@ func StartOVS(t testing.TB, opts OVSOptions) *OVS {
 		"OVS_RUNDIR="+dir, "OVS_DBDIR="+dir, "OVS_LOGDIR="+dir, "OVS_SYSCONFDIR="+dir)}
 	db := filepath.Join(dir, "conf.db")
 	o.run("ovsdb-tool", "create", db, "/usr/share/openvswitch/vswitch.ovsschema")
-	o.daemon("ovsdb-server", db, "--remote=punix:"+o.path("db.sock"),
+	o.daemon(opts.NetNS, "ovsdb-server", db, "--remote=punix:"+o.path("db.sock"),
 		"--unixctl="+o.path("ovsdb-server.ctl"), "--log-file="+o.path("ovsdb-server.log"))
 	o.waitFor(o.path("db.sock"))
 	o.Vsctl("--no-wait", "init")
-	o.daemon("ovs-vswitchd", "unix:"+o.path("db.sock"), "--enable-dummy=override",
-		"--unixctl="+o.path("ovs-vswitchd.ctl"), "--log-file="+o.path("ovs-vswitchd.log"))
+	dummy := "--enable-dummy=override"
+	if opts.RealNetdevs {
+		dummy = "--enable-dummy"
+	}
+	o.daemon(opts.NetNS, "ovs-vswitchd", "unix:"+o.path("db.sock"), dummy,
+		"--unixctl="+o.path("ovs-vswitchd.ctl"), "--log-file="+o.path("ovs-vswitchd.log"),
+		"--pidfile="+o.path("ovs-vswitchd.pid"))
+	t.Cleanup(func() { // runs before the daemons are killed
+		if t.Failed() {
+			log, _ := os.ReadFile(o.path("ovs-vswitchd.log"))
+			t.Logf("ovs-vswitchd.log (tail):\n%s", log[max(0, len(log)-4000):])
+		}
+	})
 	o.Vsctl("add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev")
 	for i := 1; i <= opts.Ports; i++ {
 		p := fmt.Sprintf("p%d", i)
@@ -65,9 +91,52 @@ func StartOVS(t testing.TB, opts OVSOptions) *OVS {
 
 func (o *OVS) path(name string) string { return filepath.Join(o.Dir, name) }
 
-func (o *OVS) daemon(name string, args ...string) {
+// For returns the same switch with its methods failing t instead, for use inside t.Run.
+func (o *OVS) For(t testing.TB) *OVS {
+	c := *o
+	c.t = t
+	return &c
+}
+
+// MgmtPath returns the path of a bridge's OpenFlow management socket (bridge "br0" for the
+// one StartOVS makes), to dial as a controller.
+func (o *OVS) MgmtPath(bridge string) string { return o.path(bridge + ".mgmt") }
+
+// AddBridge adds netdev bridge name with fail-mode secure (no flows at all, not even the
+// default NORMAL one), waits for its management socket, deletes it at cleanup of the test o
+// fails, and returns its OpenFlow target for ovs-ofctl ("unix:…/name.mgmt").
+func (o *OVS) AddBridge(name string) string {
+	o.t.Helper()
+	o.Vsctl("add-br", name, "--", "set", "bridge", name, "datapath_type=netdev", "--", "set-fail-mode", name, "secure")
+	o.t.Cleanup(func() {
+		o.Try("ovs-vsctl", "--db=unix:"+o.path("db.sock"), "--timeout=10", "--if-exists", "del-br", name)
+	})
+	o.waitFor(o.MgmtPath(name))
+	return "unix:" + o.MgmtPath(name)
+}
+
+// VswitchdPID returns ovs-vswitchd's process ID, failing the test when its pidfile is unreadable.
+func (o *OVS) VswitchdPID() int {
+	o.t.Helper()
+	b, err := os.ReadFile(o.path("ovs-vswitchd.pid"))
+	if err != nil {
+		o.t.Fatalf("read ovs-vswitchd pidfile: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		o.t.Fatalf("parse ovs-vswitchd pidfile: %v", err)
+	}
+	return pid
+}
+
+// daemon starts a daemon in the foreground, inside ns when it is not nil (`ip netns exec`
+// execs, so the PID is the daemon's own), and kills it by PID and waits at cleanup.
+func (o *OVS) daemon(ns *testutil.NetNS, name string, args ...string) {
 	o.t.Helper()
 	cmd := exec.Command(name, args...)
+	if ns != nil {
+		cmd = ns.Command(name, args...)
+	}
 	cmd.Env = o.env
 	if err := cmd.Start(); err != nil {
 		o.t.Fatalf("start %s: %v", name, err)
@@ -98,9 +167,16 @@ func (o *OVS) run(name string, args ...string) string {
 	return out
 }
 
-// Try runs an OVS tool with this switch's environment and returns its combined output.
+// toolTimeout bounds one OVS tool run, so a wedged daemon fails the test instead of hanging it
+// (ovs-vsctl has its own --timeout; ovs-ofctl and ovs-appctl have none).
+const toolTimeout = 2 * time.Minute
+
+// Try runs an OVS tool with this switch's environment and returns its combined output; the
+// tool is killed after two minutes.
 func (o *OVS) Try(name string, args ...string) (string, error) {
-	cmd := exec.Command(name, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), toolTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = o.env
 	out, err := cmd.CombinedOutput()
 	return string(out), err

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/sluicenet/sluice/datapath/flow"
+	"github.com/sluicenet/sluice/datapath/flow/flowtest"
 	"github.com/sluicenet/sluice/internal/testutil"
 )
 
@@ -20,7 +21,7 @@ func BenchmarkPrivilegedOVSBundle(b *testing.B) {
 	for _, n := range []int{10_000, 100_000} {
 		b.Run(fmt.Sprintf("flows=%d", n), func(b *testing.B) {
 			o := startOVS(b)
-			k := dialController(b, o.mgmt())
+			k := dialController(b, o.MgmtPath("br0"))
 			msgs := make([]Message, 0, n+2)
 			msgs = append(msgs, &BundleControl{BundleID: 1, CtlType: BundleOpenRequest, Flags: BundleAtomic})
 			for i := range n {
@@ -51,13 +52,9 @@ func BenchmarkPrivilegedOVSBundle(b *testing.B) {
 }
 
 // vswitchdRSS returns ovs-vswitchd's resident set size in bytes.
-func vswitchdRSS(b *testing.B, o *ovsInstance) int64 {
+func vswitchdRSS(b *testing.B, o *flowtest.OVS) int64 {
 	b.Helper()
-	pid, err := os.ReadFile(o.dir + "/vswitchd.pid")
-	if err != nil {
-		b.Fatal(err)
-	}
-	f, err := os.Open("/proc/" + strings.TrimSpace(string(pid)) + "/status")
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", o.VswitchdPID()))
 	if err != nil {
 		b.Fatal(err)
 	}

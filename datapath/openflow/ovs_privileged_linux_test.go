@@ -2,7 +2,6 @@ package openflow
 
 import (
 	"bytes"
-	"context"
 	"encoding/hex"
 	"errors"
 	"net"
@@ -11,105 +10,21 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sluicenet/sluice/datapath/flow"
+	"github.com/sluicenet/sluice/datapath/flow/flowtest"
 	"github.com/sluicenet/sluice/internal/testutil"
 )
 
-// ovsInstance is a private ovsdb-server + ovs-vswitchd (dummy datapath) in a temp dir.
-type ovsInstance struct {
-	dir string
-	env []string
-}
-
-func (o *ovsInstance) mgmt() string { return filepath.Join(o.dir, "br0.mgmt") }
-
-func (o *ovsInstance) run(t testing.TB, name string, args ...string) string {
+// startOVS starts flowtest's switch with dummy ports p1 (ofport 1) and p2 (ofport 2), its bridge
+// br0 speaking only OpenFlow 1.5, the version this codec negotiates.
+func startOVS(t testing.TB) *flowtest.OVS {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = o.env
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
-	}
-	return string(out)
-}
-
-func (o *ovsInstance) vsctl(t testing.TB, args ...string) string {
-	t.Helper()
-	return o.run(t, "ovs-vsctl", append([]string{"--db=unix:" + filepath.Join(o.dir, "db.sock"), "--timeout=10"}, args...)...)
-}
-
-func (o *ovsInstance) ofctl(t testing.TB, args ...string) string {
-	t.Helper()
-	return o.run(t, "ovs-ofctl", append([]string{"-O", "OpenFlow15"}, append(args[:1:1], append([]string{"unix:" + o.mgmt()}, args[1:]...)...)...)...)
-}
-
-func (o *ovsInstance) appctl(t testing.TB, args ...string) string {
-	t.Helper()
-	return o.run(t, "ovs-appctl", append([]string{"-t", filepath.Join(o.dir, "vswitchd.ctl")}, args...)...)
-}
-
-// startOVS starts the daemons (stopped by PID at cleanup) with a netdev bridge br0 that speaks
-// OpenFlow 1.5 and dummy ports p1 (ofport 1) and p2 (ofport 2).
-func startOVS(t testing.TB) *ovsInstance {
-	t.Helper()
-	dir := t.TempDir()
-	o := &ovsInstance{dir: dir, env: append(os.Environ(), "OVS_RUNDIR="+dir, "OVS_DBDIR="+dir, "OVS_LOGDIR="+dir, "OVS_SYSCONFDIR="+dir)}
-	db := filepath.Join(dir, "conf.db")
-	o.run(t, "ovsdb-tool", "create", db, "/usr/share/openvswitch/vswitch.ovsschema")
-	start := func(name string, args ...string) {
-		cmd := exec.Command(name, args...)
-		cmd.Env = o.env
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("start %s: %v", name, err)
-		}
-		t.Cleanup(func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			done := make(chan struct{})
-			go func() { _ = cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(5 * time.Second):
-				_ = cmd.Process.Kill()
-				<-done
-			}
-		})
-	}
-	start("ovsdb-server", db, "--remote=punix:"+filepath.Join(dir, "db.sock"), "--unixctl="+filepath.Join(dir, "ovsdb.ctl"),
-		"--log-file="+filepath.Join(dir, "ovsdb.log"), "--pidfile="+filepath.Join(dir, "ovsdb.pid"))
-	waitFor(t, filepath.Join(dir, "db.sock"))
-	o.vsctl(t, "--no-wait", "init")
-	start("ovs-vswitchd", "unix:"+filepath.Join(dir, "db.sock"), "--enable-dummy=override", "--unixctl="+filepath.Join(dir, "vswitchd.ctl"),
-		"--log-file="+filepath.Join(dir, "vswitchd.log"), "--pidfile="+filepath.Join(dir, "vswitchd.pid"))
-	o.vsctl(t, "add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev", "protocols=OpenFlow15",
-		"--", "add-port", "br0", "p1", "--", "set", "interface", "p1", "type=dummy", "ofport_request=1",
-		"--", "add-port", "br0", "p2", "--", "set", "interface", "p2", "type=dummy", "ofport_request=2")
-	waitFor(t, o.mgmt())
-	t.Cleanup(func() {
-		if t.Failed() {
-			if b, err := os.ReadFile(filepath.Join(dir, "vswitchd.log")); err == nil {
-				t.Logf("ovs-vswitchd.log:\n%s", b)
-			}
-		}
-	})
+	o := flowtest.StartOVS(t, flowtest.OVSOptions{Ports: 2})
+	o.Vsctl("set", "bridge", "br0", "protocols=OpenFlow15")
 	return o
-}
-
-func waitFor(t testing.TB, path string) {
-	t.Helper()
-	for range 200 {
-		if _, err := os.Stat(path); err == nil {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s did not appear", path)
 }
 
 // controller is our codec acting as an OpenFlow controller on the switch's management socket.
@@ -245,28 +160,6 @@ func waitAsync[T Message](k *controller) T {
 	}
 }
 
-// goldenOf returns the decoded messages of one golden file, of the given type.
-func goldenOf(t *testing.T, file string, typ Type) []Message {
-	t.Helper()
-	var out []Message
-	for _, g := range readGolden(t) {
-		if g.file != "ovs-ofctl/"+file+".txt" {
-			continue
-		}
-		h, m, err := Unmarshal(g.raw)
-		if err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
-		if h.Type == typ {
-			out = append(out, m)
-		}
-	}
-	if len(out) == 0 {
-		t.Fatalf("no %v in %s", typ, file)
-	}
-	return out
-}
-
 // TestPrivilegedOVS drives a real ovs-vswitchd with messages this codec encodes and decodes
 // what it answers.
 func TestPrivilegedOVS(t *testing.T) {
@@ -275,7 +168,7 @@ func TestPrivilegedOVS(t *testing.T) {
 		t.Fatalf("ovs-vswitchd not installed: %v", err)
 	}
 	o := startOVS(t)
-	k := dialController(t, o.mgmt())
+	k := dialController(t, o.MgmtPath("br0"))
 	defer k.recordSwitchGolden(t)
 
 	t.Run("features", func(t *testing.T) {
@@ -427,7 +320,7 @@ func TestPrivilegedOVS(t *testing.T) {
 				t.Errorf("flow table %d priority %d match %+v not in the switch", fm.TableID, fm.Priority, fm.Match)
 			}
 		}
-		dump := o.ofctl(t, "dump-flows", "--no-stats")
+		dump := o.For(t).Ofctl("dump-flows", "--no-stats")
 		lines := map[string]bool{}
 		for _, l := range strings.Split(dump, "\n") {
 			lines[strings.TrimSpace(l)] = true
@@ -551,7 +444,7 @@ func TestPrivilegedOVS(t *testing.T) {
 		mod.TableID, mod.Cookie, mod.CookieMask = 40, 0x110, 0xfff
 		mod.Instructions = []Instruction{&ApplyActions{Actions: []Action{&Output{Port: 1}}}}
 		k.noErrors(k.transact(mod))
-		if dump := o.ofctl(t, "dump-flows", "--no-stats", "table=40"); !strings.Contains(dump, "cookie=0x110, table=40, send_flow_rem priority=5,in_port=1 actions=output:1") ||
+		if dump := o.For(t).Ofctl("dump-flows", "--no-stats", "table=40"); !strings.Contains(dump, "cookie=0x110, table=40, send_flow_rem priority=5,in_port=1 actions=output:1") ||
 			!strings.Contains(dump, "cookie=0x210, table=40, send_flow_rem priority=6,in_port=1 actions=output:2") {
 			t.Errorf("after modify by cookie:\n%s", dump)
 		}
@@ -566,7 +459,7 @@ func TestPrivilegedOVS(t *testing.T) {
 		delOut := NewFlowMod(FlowDelete)
 		delOut.TableID, delOut.OutPort = TableAll, 1
 		k.noErrors(k.transact(delOut))
-		if dump := o.ofctl(t, "dump-flows", "--no-stats", "table=40"); strings.Contains(dump, "cookie=0x110") {
+		if dump := o.For(t).Ofctl("dump-flows", "--no-stats", "table=40"); strings.Contains(dump, "cookie=0x110") {
 			t.Errorf("delete with out_port=1 left the flow:\n%s", dump)
 		}
 		r := k.transact(&AggregateRequest{FlowFilter: FlowFilter{TableID: 41, OutPort: PortAny, OutGroup: GroupAny}})
@@ -595,7 +488,7 @@ func TestPrivilegedOVS(t *testing.T) {
 		if !reflect.DeepEqual(types, []uint16{BundleOpenReply, BundleCommitReply}) {
 			t.Errorf("bundle replies %v, want open and commit replies", types)
 		}
-		if dump := o.ofctl(t, "dump-flows", "--no-stats", "table=50"); !strings.Contains(dump, "priority=1 actions=output:1") {
+		if dump := o.For(t).Ofctl("dump-flows", "--no-stats", "table=50"); !strings.Contains(dump, "priority=1 actions=output:1") {
 			t.Errorf("bundled flow missing:\n%s", dump)
 		}
 	})
@@ -610,7 +503,7 @@ func TestPrivilegedOVS(t *testing.T) {
 		fm.Match.Set(flow.FieldEthType, 0x0806, 0xffff)
 		fm.Instructions = []Instruction{&ApplyActions{Actions: []Action{mustLoad(t, flow.FieldReg1, 0, 32, 0x77), &Output{Port: PortController, MaxLen: 0xffff}}}}
 		k.noErrors(k.transact(fm))
-		o.appctl(t, "netdev-dummy/receive", "p1", hex.EncodeToString(frame))
+		o.For(t).Appctl("netdev-dummy/receive", "p1", hex.EncodeToString(frame))
 		pi := waitAsync[*PacketIn](k)
 		if pi.Reason != ReasonAction || pi.Cookie != 0xfeed || pi.TableID != 0 || !reflect.DeepEqual(pi.Data, frame) || int(pi.TotalLen) != len(frame) {
 			t.Errorf("packet-in = %+v", pi)
@@ -630,7 +523,7 @@ func TestPrivilegedOVS(t *testing.T) {
 		fm.Match.Set(flow.FieldInPort, 2, 0xffffffff)
 		fm.Instructions = []Instruction{&ApplyActions{Actions: []Action{&Controller{MaxLen: 0xffff, Reason: ReasonAction, UserData: []byte{1, 2, 3, 4, 5}}}}}
 		k.noErrors(k.transact(&SetPacketInFormat{Format: PacketInFormatNXT2}, fm))
-		o.appctl(t, "netdev-dummy/receive", "p2", hex.EncodeToString(frame))
+		o.For(t).Appctl("netdev-dummy/receive", "p2", hex.EncodeToString(frame))
 		pi := waitAsync[*PacketIn2](k)
 		if !reflect.DeepEqual(pi.UserData, []byte{1, 2, 3, 4, 5}) || pi.Cookie != 0xbeef || pi.Reason != ReasonAction || !reflect.DeepEqual(pi.Data, frame) {
 			t.Errorf("packet-in2 = %+v", pi)
@@ -672,7 +565,7 @@ func TestPrivilegedOVS(t *testing.T) {
 
 	t.Run("port_status", func(t *testing.T) {
 		k.t = t
-		o.vsctl(t, "add-port", "br0", "p3", "--", "set", "interface", "p3", "type=dummy", "ofport_request=3")
+		o.For(t).Vsctl("add-port", "br0", "p3", "--", "set", "interface", "p3", "type=dummy", "ofport_request=3")
 		ps := waitAsync[*PortStatus](k)
 		if ps.Reason != PortAdded || ps.Port.PortNo != 3 || ps.Port.Name != "p3" {
 			t.Errorf("port status = %+v", ps)

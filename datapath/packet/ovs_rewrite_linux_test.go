@@ -9,13 +9,13 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sluicenet/sluice/datapath/flow"
+	"github.com/sluicenet/sluice/datapath/flow/flowtest"
 	"github.com/sluicenet/sluice/internal/testutil"
 )
 
@@ -23,95 +23,17 @@ import (
 // ports) applies set_field, dec_ttl and VLAN actions to frames, and every frame it sends out
 // must be byte for byte the frame Sluice's rewrites produce — checksums included.
 
-// ovsSwitch is an ovsdb-server and ovs-vswitchd started for one test, with bridge br0, dummy
-// port p1 (ofport 1) and dummy port p2 (ofport 2) whose output goes to a pcap file.
-type ovsSwitch struct {
-	dir string
-	env []string
-}
-
-func (o *ovsSwitch) run(t *testing.T, name string, args ...string) string {
+// startOVS starts flowtest's switch with fail-mode secure (a frame no flow matches is dropped,
+// not flooded by the default NORMAL flow), dummy port p1 (ofport 1) and dummy port p2
+// (ofport 2) whose output goes to the pcap file it returns.
+func startOVS(t *testing.T) (*flowtest.OVS, string) {
 	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Env = o.env
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v: %s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// waitFile waits for path to appear (a daemon's socket).
-func waitFile(t *testing.T, path string) {
-	t.Helper()
-	for range 200 {
-		if _, err := os.Stat(path); err == nil {
-			return
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	t.Fatalf("%s did not appear", path)
-}
-
-func startDaemon(t *testing.T, env []string, name string, args ...string) {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Env = env
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-}
-
-func startOVS(t *testing.T) *ovsSwitch {
-	t.Helper()
-	for _, b := range []string{"ovsdb-tool", "ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovs-ofctl", "ovs-appctl"} {
-		if _, err := exec.LookPath(b); err != nil {
-			t.Skipf("%s not found: install Debian's openvswitch-switch", b)
-		}
-	}
-	schema := "/usr/share/openvswitch/vswitch.ovsschema"
-	dir := t.TempDir()
-	o := &ovsSwitch{dir: dir, env: append(os.Environ(), "OVS_RUNDIR="+dir, "OVS_LOGDIR="+dir,
-		"OVS_DBDIR="+dir, "OVS_SYSCONFDIR="+dir, "OVS_PKGDATADIR="+filepath.Dir(schema))}
-	db := filepath.Join(dir, "db.sock")
-	o.run(t, "ovsdb-tool", "create", filepath.Join(dir, "conf.db"), schema)
-	startDaemon(t, o.env, "ovsdb-server", filepath.Join(dir, "conf.db"), "--remote=punix:"+db,
-		"--unixctl="+filepath.Join(dir, "ovsdb.ctl"), "--log-file="+filepath.Join(dir, "ovsdb.log"))
-	waitFile(t, db)
-	o.run(t, "ovs-vsctl", "--db=unix:"+db, "--no-wait", "init")
-	startDaemon(t, o.env, "ovs-vswitchd", "--enable-dummy", "--disable-system", "unix:"+db,
-		"--unixctl="+filepath.Join(dir, "vswitchd.ctl"), "--log-file="+filepath.Join(dir, "vswitchd.log"))
-	waitFile(t, filepath.Join(dir, "vswitchd.ctl"))
-	o.run(t, "ovs-vsctl", "--db=unix:"+db, "--timeout=10",
-		"add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=dummy", "fail-mode=secure",
-		"--", "add-port", "br0", "p1", "--", "set", "interface", "p1", "type=dummy", "ofport_request=1",
+	o := flowtest.StartOVS(t, flowtest.OVSOptions{Ports: 1})
+	pcap := filepath.Join(o.Dir, "p2.pcap")
+	o.Vsctl("set-fail-mode", "br0", "secure",
 		"--", "add-port", "br0", "p2", "--", "set", "interface", "p2", "type=dummy", "ofport_request=2",
-		"options:tx_pcap="+filepath.Join(dir, "p2.pcap"))
-	waitFile(t, filepath.Join(dir, "br0.mgmt"))
-	return o
-}
-
-// readPcap returns the frames of a classic little-endian pcap file.
-func readPcap(path string) [][]byte {
-	b, err := os.ReadFile(path)
-	if err != nil || len(b) < 24 {
-		return nil
-	}
-	var out [][]byte
-	for p := 24; p+16 <= len(b); {
-		n := int(binary.LittleEndian.Uint32(b[p+8:]))
-		p += 16
-		if p+n > len(b) {
-			break
-		}
-		out = append(out, b[p:p+n])
-		p += n
-	}
-	return out
+		"options:tx_pcap="+pcap)
+	return o, pcap
 }
 
 // rewriteCase is a frame, the OpenFlow actions for OVS and the same rewrite done by Sluice.
@@ -323,7 +245,7 @@ func randRewriteCase(r *rand.Rand, id int) rewriteCase {
 
 func TestPrivilegedRewriteMatchesOVS(t *testing.T) {
 	testutil.RequirePrivileged(t)
-	o := startOVS(t)
+	o, pcap := startOVS(t)
 	r := rand.New(rand.NewPCG(13, 14))
 	const n = 2000
 	cases := make([]rewriteCase, n)
@@ -332,11 +254,11 @@ func TestPrivilegedRewriteMatchesOVS(t *testing.T) {
 		cases[i] = randRewriteCase(r, i+1)
 		fmt.Fprintf(&flows, "priority=100,in_port=1,%s,actions=%s,output:2\n", cases[i].match, cases[i].actions)
 	}
-	flowFile := filepath.Join(o.dir, "flows.txt")
+	flowFile := filepath.Join(o.Dir, "flows.txt")
 	if err := os.WriteFile(flowFile, []byte(flows.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	o.run(t, "ovs-ofctl", "-O", "OpenFlow15", "add-flows", "unix:"+filepath.Join(o.dir, "br0.mgmt"), flowFile)
+	o.Ofctl("add-flows", flowFile)
 
 	// What Sluice makes of each frame, keyed by the case's unique dl_src.
 	want := map[uint64][]byte{}
@@ -353,21 +275,19 @@ func TestPrivilegedRewriteMatchesOVS(t *testing.T) {
 	}
 	// Send in batches and wait for each batch to come out: netdev-dummy drops what does not
 	// fit its receive queue (100 packets).
-	ctl := filepath.Join(o.dir, "vswitchd.ctl")
-	pcap := filepath.Join(o.dir, "p2.pcap")
 	var got [][]byte
 	expect := 0
 	for i := 0; i < n; i += 40 {
-		args := []string{"-t", ctl, "netdev-dummy/receive", "p1"}
+		args := []string{"netdev-dummy/receive", "p1"}
 		for _, c := range cases[i:min(i+40, n)] {
 			args = append(args, hex.EncodeToString(c.frame))
 			if _, ok := want[mac48(c.frame[6:])]; ok {
 				expect++
 			}
 		}
-		o.run(t, "ovs-appctl", args...)
+		o.Appctl(args...)
 		for range 400 {
-			if got = readPcap(pcap); len(got) >= expect {
+			if got = flowtest.ReadPcap(pcap); len(got) >= expect {
 				break
 			}
 			time.Sleep(25 * time.Millisecond)
