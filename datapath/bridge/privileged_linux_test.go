@@ -176,6 +176,20 @@ func ofctl(t testing.TB, mgmt string, args ...string) string {
 	return string(out)
 }
 
+// txPackets reads "tx pkts=N" from ovs-ofctl dump-ports output for one port.
+func txPackets(t testing.TB, dump string) int {
+	t.Helper()
+	_, rest, ok := strings.Cut(dump, "tx pkts=")
+	if !ok {
+		t.Fatalf("no tx pkts in dump-ports output:\n%s", dump)
+	}
+	n, err := strconv.Atoi(strings.TrimRight(strings.Fields(rest)[0], ","))
+	if err != nil {
+		t.Fatalf("tx pkts in %q: %v", dump, err)
+	}
+	return n
+}
+
 // newPods makes two pod namespaces (10.0.0.1/24 and 10.0.0.2/24, TX checksum offload off) and
 // a node namespace holding the host ends of their veths; names start with prefix.
 func newPods(t testing.TB, prefix string) (podA, podB, node *testutil.NetNS, hA, hB testutil.Veth) {
@@ -279,6 +293,18 @@ func TestPrivilegedDatapath(t *testing.T) {
 			t.Errorf("error of nosuchdev0 = %s, want one saying No such device", got)
 		}
 		testutil.Ping(t, podA, "10.0.0.2") // the failed port does not disturb the others
+	})
+	t.Run("packet_out_transmits_and_port_stats_count_it", func(t *testing.T) {
+		before := txPackets(t, ofctl(t, mgmt, "dump-ports", "2"))
+		// A broadcast frame of the local experimental EtherType 0x88b5, padded to 60 bytes.
+		frame := "ffffffffffff" + "02000000000a" + "88b5" + strings.Repeat("00", 46)
+		ofctl(t, mgmt, "packet-out", "in_port=controller packet="+frame+" actions=output:2")
+		eventually(t, 5*time.Second, "tx_packets of port 2 grows by the packet-out", func() error {
+			if after := txPackets(t, ofctl(t, mgmt, "dump-ports", "2")); after != before+1 {
+				return fmt.Errorf("tx pkts %d, want %d", after, before+1)
+			}
+			return nil
+		})
 	})
 	t.Run("del_port_detaches_xdp", func(t *testing.T) {
 		db.vsctl(t, "del-port", "br0", hB.Name)
