@@ -2,6 +2,7 @@ package bridge_test
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -302,6 +303,37 @@ func TestPrivilegedDatapath(t *testing.T) {
 		eventually(t, 5*time.Second, "tx_packets of port 2 grows by the packet-out", func() error {
 			if after := txPackets(t, ofctl(t, mgmt, "dump-ports", "2")); after != before+1 {
 				return fmt.Errorf("tx pkts %d, want %d", after, before+1)
+			}
+			return nil
+		})
+	})
+	t.Run("controller_action_sends_packet_in", func(t *testing.T) {
+		var out testutil.SyncBuffer
+		mon := exec.Command("stdbuf", "-oL", "ovs-ofctl", "-O", "OpenFlow15", "monitor", "unix:"+mgmt, "128") // line-buffered: it is a pipe
+		mon.Stdout, mon.Stderr = &out, &out
+		mon.Env = append(os.Environ(), "OVS_RUNDIR="+t.TempDir()) // its control socket
+		if err := mon.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			_ = mon.Process.Kill()
+			_ = mon.Wait()
+		}()
+		ofctl(t, mgmt, "add-flow", "priority=40000,udp,tp_dst=9999,actions=controller")
+		defer ofctl(t, mgmt, "del-flows", "udp,tp_dst=9999")
+		eventually(t, 10*time.Second, "a packet-in for UDP to port 9999", func() error {
+			// Netcat is not everywhere: a UDP datagram from Go inside the pod.
+			_ = podA.Do(func() error {
+				c, err := net.Dial("udp4", "10.0.0.2:9999")
+				if err != nil {
+					return err
+				}
+				defer c.Close()
+				_, err = c.Write([]byte("sluice"))
+				return err
+			})
+			if !strings.Contains(out.String(), "PACKET_IN") || !strings.Contains(out.String(), "tp_dst=9999") {
+				return fmt.Errorf("monitor output so far:\n%s", out.String())
 			}
 			return nil
 		})
