@@ -338,6 +338,28 @@ func TestPrivilegedDatapath(t *testing.T) {
 			return nil
 		})
 	})
+	t.Run("vanished_netdev_shows_error", func(t *testing.T) {
+		hc := testutil.UniqueName("dhc")
+		run(t, node, "ip link add "+hc+" type veth peer name "+hc+"p")
+		run(t, node, "ip link set "+hc+" up")
+		db.vsctl(t, "add-port", "br0", hc)
+		if got := db.vsctl(t, "get", "interface", hc, "ofport"); got == "-1" || got == "[]" {
+			t.Fatalf("ofport of %s = %s, want a port number", hc, got)
+		}
+		run(t, node, "ip link del "+hc)
+		eventually(t, 20*time.Second, "error of the deleted "+hc, func() error {
+			out, err := db.tryVsctl("get", "interface", hc, "error")
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(out, hc) {
+				return fmt.Errorf("error column = %s, want one naming %s", out, hc)
+			}
+			return nil
+		})
+		db.vsctl(t, "del-port", "br0", hc)
+		testutil.Ping(t, podA, "10.0.0.2") // the others still forward
+	})
 	t.Run("del_port_detaches_xdp", func(t *testing.T) {
 		db.vsctl(t, "del-port", "br0", hB.Name)
 		if out := run(t, node, "ip link show "+hB.Name); strings.Contains(out, "xdp") {
