@@ -493,3 +493,47 @@ func BenchmarkPrivilegedDatapathTCP(b *testing.B) {
 		testutil.TransferTCP(b, podA, podB, "10.0.0.2:"+strconv.Itoa(port), size)
 	}
 }
+
+// BenchmarkPrivilegedDatapathNetperf runs netperf TCP_RR and TCP_STREAM between the pods
+// through sluice-datapath with one flow each way (the two-port flow set); compare with
+// forward's BenchmarkPrivilegedNetperf, which measures ovs-vswitchd's AF_XDP path.
+func BenchmarkPrivilegedDatapathNetperf(b *testing.B) {
+	testutil.RequirePrivileged(b)
+	for _, tool := range []string{"netperf", "netserver"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			b.Skipf("%s not installed: %v", tool, err)
+		}
+	}
+	bin := buildDatapath(b)
+	db := startOVSDBServer(b)
+	podA, podB, node, hA, hB := newPods(b, "n")
+	_, mgmt := startBridge(b, bin, db, node, hA.Name, hB.Name)
+	ofctl(b, mgmt, "add-flow", "in_port=1,actions=output:2")
+	ofctl(b, mgmt, "add-flow", "in_port=2,actions=output:1")
+	testutil.Ping(b, podA, "10.0.0.2")
+	srv := podB.Command("netserver", "-D", "-L", "10.0.0.2")
+	if err := srv.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = srv.Process.Kill()
+		_ = srv.Wait()
+	})
+	time.Sleep(300 * time.Millisecond) // netserver's listen
+	for _, tt := range []struct{ test, unit string }{{"TCP_RR", "trans/s"}, {"TCP_STREAM", "Mb/s"}} {
+		b.Run(tt.test, func(b *testing.B) {
+			var v float64
+			for b.Loop() {
+				out, err := podA.Exec("netperf", "-H", "10.0.0.2", "-t", tt.test, "-l", "5", "-P", "0", "--", "-o", "THROUGHPUT")
+				if err != nil {
+					b.Fatalf("netperf %s: %v\n%s", tt.test, err, out)
+				}
+				f := strings.Fields(out)
+				if v, err = strconv.ParseFloat(f[len(f)-1], 64); err != nil {
+					b.Fatalf("netperf %s output %q: %v", tt.test, out, err)
+				}
+			}
+			b.ReportMetric(v, tt.unit)
+		})
+	}
+}
