@@ -6,6 +6,7 @@ import (
 
 	"github.com/sluicenet/sluice/datapath/flow"
 	"github.com/sluicenet/sluice/datapath/openflow"
+	"github.com/sluicenet/sluice/datapath/pipeline"
 )
 
 // Description strings (OFPMP_DESC).
@@ -125,7 +126,7 @@ func (c *conn) handleMultipart(h openflow.Header, m openflow.Message, raw []byte
 			me := s.meters[id]
 			var n uint32
 			for _, e := range flows {
-				if usesMeter(e.Flow, id) {
+				if pipeline.UsesMeter(e.Flow, id) {
 					n++
 				}
 			}

@@ -51,9 +51,8 @@ type Pipeline struct {
 	tables *classifier.Tables[*Entry]
 	ct     *conntrack.Table
 
-	mu      sync.Mutex // serialises writers (flows, groups, meters, ports)
-	groups  atomic.Pointer[map[uint32]*flow.GroupEntry]
-	meters  atomic.Pointer[map[uint32]*flow.MeterEntry]
+	mu      sync.Mutex                      // serialises writers (flows, groups, meters, ports)
+	state   atomic.Pointer[state]           // tables, groups and meters, published together by a Tx
 	ports   atomic.Pointer[map[uint32]bool] // nil: every port exists
 	version atomic.Uint64                   // bumped after every change; never 0
 
@@ -92,10 +91,7 @@ func New(opts Options) *Pipeline {
 		p.ct = conntrack.New(conntrack.DefaultOptions())
 	}
 	p.tables = classifier.New[*Entry](classifier.DefaultOptions())
-	g := map[uint32]*flow.GroupEntry{}
-	p.groups.Store(&g)
-	m := map[uint32]*flow.MeterEntry{}
-	p.meters.Store(&m)
+	p.state.Store(&state{snap: p.tables.Load(), groups: map[uint32]*flow.GroupEntry{}, meters: map[uint32]*flow.MeterEntry{}})
 	if opts.Ports != nil {
 		p.SetPorts(opts.Ports)
 	}
@@ -110,7 +106,7 @@ func New(opts Options) *Pipeline {
 // coarse clock that packets stamp flows with, so idle times are accurate to that period.
 func (p *Pipeline) Expire(now time.Time) []*flow.Flow {
 	p.now.Store(now.UnixNano())
-	snap := p.tables.Load()
+	snap := p.state.Load().snap
 	type victim struct {
 		table uint8
 		r     *classifier.Rule[*Entry]
@@ -130,17 +126,14 @@ func (p *Pipeline) Expire(now time.Time) []*flow.Flow {
 	if len(vs) == 0 {
 		return nil
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	tx := p.tables.Begin()
+	tx := p.Begin()
 	var out []*flow.Flow
 	for _, v := range vs {
-		if tx.DeleteRule(v.table, v.r) {
+		if tx.tx.DeleteRule(v.table, v.r) {
 			out = append(out, v.r.Payload.Flow)
 		}
 	}
 	tx.Commit()
-	p.version.Add(1)
 	p.log.Debug("flows expired", "count", len(out))
 	return out
 }
@@ -200,22 +193,14 @@ var ErrUnknownMeter = errors.New("unknown meter")
 // priority is replaced) as one transaction: all become visible at once, or, if any is invalid,
 // none. The error names the offending flow.
 func (p *Pipeline) AddFlows(flows []*flow.Flow) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	groups, meters := *p.groups.Load(), *p.meters.Load()
-	tx := p.tables.Begin()
+	tx := p.Begin()
 	for _, f := range flows {
-		if err := p.checkFlow(f, groups, meters); err != nil {
+		if err := tx.AddFlow(f); err != nil {
 			tx.Discard()
 			return err
 		}
-		if _, _, err := tx.Replace(f.Table, ruleFor(f, p.opts.Clock())); err != nil {
-			tx.Discard()
-			return fmt.Errorf("add flow %q: %w", f.String(), err)
-		}
 	}
 	tx.Commit()
-	p.version.Add(1)
 	p.log.Debug("flows added", "count", len(flows))
 	return nil
 }
@@ -245,14 +230,11 @@ func (p *Pipeline) checkFlow(f *flow.Flow, groups map[uint32]*flow.GroupEntry, m
 // AddMeters adds or replaces meters. Flows may then name them in meter actions; the pipeline
 // counts metered packets but does not enforce rates (see docs/pipeline.md).
 func (p *Pipeline) AddMeters(meters []*flow.MeterEntry) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	m := maps.Clone(*p.meters.Load())
+	tx := p.Begin()
 	for _, e := range meters {
-		m[e.ID] = e
+		tx.SetMeter(e)
 	}
-	p.meters.Store(&m)
-	p.version.Add(1)
+	tx.Commit()
 }
 
 // ruleFor wraps a flow as a classifier rule; a flow whose only actions are conjunction()
@@ -272,23 +254,15 @@ func ruleFor(f *flow.Flow, now time.Time) classifier.Rule[*Entry] {
 // DeleteFlows removes the flows of table (or every table when all is true) that filter selects
 // and returns how many went.
 func (p *Pipeline) DeleteFlows(table uint8, all bool, filter classifier.Filter) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	tx := p.tables.Begin()
-	n := 0
-	for id := 0; id < classifier.NumTables; id++ {
-		if all || uint8(id) == table {
-			n += len(tx.Delete(uint8(id), filter, nil))
-		}
-	}
+	tx := p.Begin()
+	n := len(tx.DeleteFlows(table, all, filter, nil))
 	tx.Commit()
-	p.version.Add(1)
 	return n
 }
 
 // Flows returns every flow, by table, then priority descending, then the time it was added.
 func (p *Pipeline) Flows() []*Entry {
-	snap := p.tables.Load()
+	snap := p.state.Load().snap
 	var out []*Entry
 	for id := 0; id < classifier.NumTables; id++ {
 		var rules []*classifier.Rule[*Entry]
@@ -308,54 +282,29 @@ func (p *Pipeline) Flows() []*Entry {
 	return out
 }
 
-// AddGroups adds or replaces groups (OpenFlow's add then modify); buckets without an ID are
-// numbered by position, as OVS numbers them.
+// AddGroups adds or replaces groups (OpenFlow's add then modify) in one transaction; buckets
+// without an ID are numbered by position, as OVS numbers them.
 func (p *Pipeline) AddGroups(groups []*flow.GroupEntry) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	m := maps.Clone(*p.groups.Load())
+	tx := p.Begin()
 	for _, g := range groups {
-		if g.Type == flow.GroupSelect && g.SelectionMethod == "hash" && len(g.Fields) == 0 {
-			return fmt.Errorf("add group %d: selection_method=hash needs fields", g.ID)
+		if err := tx.SetGroup(g); err != nil {
+			tx.Discard()
+			return err
 		}
-		c := *g
-		c.Buckets = slices.Clone(g.Buckets)
-		for i := range c.Buckets {
-			if c.Buckets[i].ID == flow.BucketIDNone {
-				c.Buckets[i].ID = uint32(i)
-			}
-		}
-		m[g.ID] = &c
 	}
-	p.groups.Store(&m)
-	p.version.Add(1)
+	tx.Commit()
 	return nil
 }
 
 // DeleteGroup removes a group and, as OVS does, every flow that sends packets to it.
 func (p *Pipeline) DeleteGroup(id uint32) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	m := maps.Clone(*p.groups.Load())
-	delete(m, id)
-	p.groups.Store(&m)
-	tx := p.tables.Begin()
-	for t := 0; t < classifier.NumTables; t++ {
-		tx.Delete(uint8(t), classifier.Filter{}, func(r *classifier.Rule[*Entry]) bool {
-			for _, a := range r.Payload.Flow.Instructions.Apply {
-				if g, ok := a.(*flow.Group); ok && g.GroupID == id {
-					return true
-				}
-			}
-			return false
-		})
-	}
+	tx := p.Begin()
+	tx.DeleteGroup(id)
 	tx.Commit()
-	p.version.Add(1)
 }
 
 // Group returns a group by ID, or nil.
-func (p *Pipeline) Group(id uint32) *flow.GroupEntry { return (*p.groups.Load())[id] }
+func (p *Pipeline) Group(id uint32) *flow.GroupEntry { return p.state.Load().groups[id] }
 
 // DropReason is why the pipeline dropped a packet it parsed (parse failures are counted by
 // packet.DropReason, see Drops).

@@ -1,0 +1,124 @@
+package ofswitch_test
+
+import (
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/sluicenet/sluice/datapath/flow"
+	"github.com/sluicenet/sluice/datapath/ofswitch"
+	"github.com/sluicenet/sluice/datapath/openflow"
+	"github.com/sluicenet/sluice/datapath/pipeline"
+)
+
+// groupMod returns a GROUP_MOD for an all group with one bucket to port.
+func groupMod(t testing.TB, id, port uint32, cmd openflow.GroupModCommand) *openflow.GroupMod {
+	t.Helper()
+	g := &flow.GroupEntry{ID: id, Type: flow.GroupAll, Buckets: []flow.Bucket{{ID: flow.BucketIDNone, Actions: []flow.Action{&flow.Output{Port: port}}}}}
+	m, err := openflow.GroupModFor(g, cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestMixedBundleIsAtomic(t *testing.T) {
+	sw := startSwitch(t, ofswitch.Options{})
+	c := dial(t, sw)
+	c.mustOK(groupMod(t, 1, 2, openflow.GroupAdd))
+	c.mustOK(flowMod(t, "table=0,priority=0,actions=resubmit(,1),resubmit(,2),resubmit(,3)", openflow.FlowAdd),
+		flowMod(t, "table=1,priority=0,actions=group:1", openflow.FlowAdd),
+		flowMod(t, "table=2,priority=0,actions=output:3", openflow.FlowAdd),
+		flowMod(t, "table=3,priority=10,actions=output:4", openflow.FlowAdd))
+	// Each bundle changes the group, modifies table 2's flow, deletes table 3's and adds
+	// another: a packet sees outputs [2 3 4] before and [3 4 2] after, nothing else.
+	bundle := func(id uint32, groupPort uint32, mod, del, add string) []openflow.Message {
+		msgs := []openflow.Message{
+			groupMod(t, 1, groupPort, openflow.GroupModify),
+			flowMod(t, mod, openflow.FlowModifyStrict),
+			flowMod(t, del, openflow.FlowDeleteStrict),
+			flowMod(t, add, openflow.FlowAdd),
+		}
+		var out []openflow.Message
+		for _, m := range msgs {
+			out = append(out, &openflow.BundleAdd{BundleID: id, Flags: openflow.BundleAtomic, Message: m})
+		}
+		return out
+	}
+	forward := bundle(1, 3, "table=2,priority=0,actions=output:4", "table=3,priority=10,actions=drop", "table=3,priority=5,actions=output:2")
+	back := bundle(1, 2, "table=2,priority=0,actions=output:3", "table=3,priority=5,actions=drop", "table=3,priority=10,actions=output:4")
+	before, after := []uint32{2, 3, 4}, []uint32{3, 4, 2}
+
+	var stop atomic.Bool
+	var bad atomic.Value
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r := sw.Pipeline().NewRunner()
+		var res pipeline.Result
+		for !stop.Load() {
+			r.Process(frame(2), 1, &res)
+			var got []uint32
+			for _, o := range res.Outputs {
+				got = append(got, o.Port)
+			}
+			if !slices.Equal(got, before) && !slices.Equal(got, after) {
+				bad.Store(got)
+			}
+		}
+	}()
+	for i := range 40 {
+		msgs := forward
+		if i%2 == 1 {
+			msgs = back
+		}
+		c.mustOK(msgs...)
+		rs := c.roundTrip(&openflow.BundleControl{BundleID: 1, CtlType: openflow.BundleCommitRequest, Flags: openflow.BundleAtomic})
+		if r, ok := rs[0].(*openflow.BundleControl); len(rs) != 1 || !ok || r.CtlType != openflow.BundleCommitReply {
+			stop.Store(true)
+			wg.Wait()
+			t.Fatalf("commit %d: got %#v, want COMMIT_REPLY", i, rs)
+		}
+	}
+	stop.Store(true)
+	wg.Wait()
+	if got := bad.Load(); got != nil {
+		t.Errorf("a packet saw outputs %v, want %v or %v (a half-applied bundle)", got, before, after)
+	}
+}
+
+func TestFailingMixedBundleAppliesNothing(t *testing.T) {
+	sw := startSwitch(t, ofswitch.Options{})
+	c := dial(t, sw)
+	c.mustOK(flowMod(t, "priority=1,ip,actions=output:1", openflow.FlowAdd),
+		flowMod(t, "priority=7,ip,nw_src=10.0.0.1,actions=output:3", openflow.FlowAdd))
+	want := c.dumpFlows()
+	// check_overlap is only found while the bundle is applied, after the delete and the group
+	// add before it.
+	overlap := flowMod(t, "priority=7,ip,nw_dst=10.0.0.0/8,actions=output:2", openflow.FlowAdd)
+	overlap.Flags |= openflow.FlowCheckOverlap
+	c.mustOK(&openflow.BundleAdd{BundleID: 4, Message: flowMod(t, "priority=1,ip,actions=drop", openflow.FlowDeleteStrict)},
+		&openflow.BundleAdd{BundleID: 4, Message: groupMod(t, 5, 2, openflow.GroupAdd)},
+		&openflow.BundleAdd{BundleID: 4, Message: overlap})
+	rs := c.roundTrip(&openflow.BundleControl{BundleID: 4, CtlType: openflow.BundleCommitRequest})
+	var names []string
+	for _, r := range append(rs, c.async...) {
+		if e, ok := r.(*openflow.Error); ok {
+			names = append(names, e.Name())
+		}
+	}
+	slices.Sort(names)
+	if w := []string{"OFPBFC_MSG_FAILED", "OFPFMFC_OVERLAP"}; !slices.Equal(names, w) {
+		t.Errorf("errors: got %v, want %v", names, w)
+	}
+	if got := c.dumpFlows(); !slices.Equal(got, want) {
+		t.Errorf("flows after the failed bundle: got %q, want %q", got, want)
+	}
+	if g := sw.Pipeline().Group(5); g != nil {
+		t.Errorf("failed bundle left group 5: %v", g)
+	}
+	// The switch's own view agrees: adding group 5 now is no GROUP_EXISTS.
+	c.mustOK(groupMod(t, 5, 2, openflow.GroupAdd))
+}

@@ -1,0 +1,144 @@
+package pipeline
+
+import (
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/sluicenet/sluice/datapath/classifier"
+	"github.com/sluicenet/sluice/datapath/flow"
+)
+
+// txFlows sends every packet through three tables; the outputs show which version of each
+// table (and of group 1) the packet saw.
+const txFlows = `
+table=0,priority=0,actions=resubmit(,1),resubmit(,2),resubmit(,3)
+table=1,priority=0,actions=group:1
+table=2,priority=0,actions=output:4
+table=3,priority=10,actions=output:6
+`
+
+func mustFlow(t testing.TB, s string) *flow.Flow {
+	t.Helper()
+	f, err := flow.ParseFlow(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func groupTo(port uint32) *flow.GroupEntry {
+	return &flow.GroupEntry{ID: 1, Type: flow.GroupAll, Buckets: []flow.Bucket{{ID: flow.BucketIDNone, Actions: []flow.Action{&flow.Output{Port: port}}}}}
+}
+
+// toggle applies one mixed transaction: group 1 changed, table 2's flow modified, table 3's
+// flow deleted and another added, moving every output from the "from" set to the other.
+func toggle(t testing.TB, p *Pipeline, to [3]uint32) {
+	t.Helper()
+	tx := p.Begin()
+	if err := tx.SetGroup(groupTo(to[0])); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ModifyFlows(2, false, classifier.Filter{}, nil, func(f *flow.Flow) *flow.Flow {
+		n := *f
+		n.Instructions = mustFlow(t, "actions=output:"+itoa(to[1])).Instructions
+		return &n
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(tx.DeleteFlows(3, false, classifier.Filter{}, nil)) != 1 {
+		t.Fatal("delete in table 3 removed no flow or several")
+	}
+	if err := tx.AddFlow(mustFlow(t, "table=3,priority=10,actions=output:"+itoa(to[2]))); err != nil {
+		t.Fatal(err)
+	}
+	tx.Commit()
+}
+
+func itoa(n uint32) string { return string(rune('0' + n)) }
+
+func TestTxMixedChangeIsAtomic(t *testing.T) {
+	p := newTestPipeline(t, txFlows, "group_id=1,type=all,bucket=output:2")
+	before, after := [3]uint32{2, 4, 6}, [3]uint32{3, 5, 7}
+	frame := udp4("", 1, "10.0.0.1", "10.0.0.2", 1000, 53, 0x020000000100).frame
+	var stop atomic.Bool
+	var bad atomic.Value
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := p.NewRunner()
+			var res Result
+			for !stop.Load() {
+				r.Process(frame, 1, &res)
+				got := outputsOf(&res)
+				if !slices.Equal(got, before[:]) && !slices.Equal(got, after[:]) {
+					bad.Store(got)
+				}
+			}
+		}()
+	}
+	for i := range 200 {
+		if i%2 == 0 {
+			toggle(t, p, after)
+		} else {
+			toggle(t, p, before)
+		}
+	}
+	stop.Store(true)
+	wg.Wait()
+	if got := bad.Load(); got != nil {
+		t.Errorf("a packet saw outputs %v, want %v or %v (a half-applied transaction)", got, before, after)
+	}
+}
+
+func TestTxFailureAppliesNothing(t *testing.T) {
+	p := newTestPipeline(t, txFlows, "group_id=1,type=all,bucket=output:2")
+	frame := udp4("", 1, "10.0.0.1", "10.0.0.2", 1000, 53, 0x020000000100).frame
+	r := p.NewRunner()
+	var res Result
+	r.Process(frame, 1, &res)
+	want := outputsOf(&res)
+	v := p.Version()
+	tx := p.Begin()
+	if err := tx.SetGroup(groupTo(3)); err != nil {
+		t.Fatal(err)
+	}
+	tx.DeleteFlows(0, true, classifier.Filter{}, nil)
+	if err := tx.AddFlow(mustFlow(t, "table=2,priority=1,actions=group:9")); !errors.Is(err, ErrUnknownGroup) {
+		t.Fatalf("AddFlow naming a missing group: got %v, want ErrUnknownGroup", err)
+	}
+	tx.Discard()
+	if got := p.Version(); got != v {
+		t.Errorf("version after Discard: got %d, want %d", got, v)
+	}
+	if got := len(p.Flows()); got != 4 {
+		t.Errorf("flows after Discard: got %d, want 4", got)
+	}
+	r.Process(frame, 1, &res)
+	if got := outputsOf(&res); !slices.Equal(got, want) {
+		t.Errorf("outputs after Discard: got %v, want %v", got, want)
+	}
+}
+
+func TestTxCommitReturnsDeleted(t *testing.T) {
+	p := newTestPipeline(t, txFlows+"table=4,priority=1,actions=group:1\n", "group_id=1,type=all,bucket=output:2")
+	tx := p.Begin()
+	tx.DeleteFlows(3, false, classifier.Filter{}, nil)
+	tx.DeleteGroup(1) // takes table 1's and table 4's flows with it
+	gone := tx.Commit()
+	var tables []uint8
+	for _, e := range gone {
+		tables = append(tables, e.Flow.Table)
+	}
+	slices.Sort(tables)
+	if want := []uint8{1, 3, 4}; !slices.Equal(tables, want) {
+		t.Errorf("deleted flows' tables: got %v, want %v", tables, want)
+	}
+	if p.Group(1) != nil {
+		t.Error("group 1 still exists after DeleteGroup")
+	}
+}
