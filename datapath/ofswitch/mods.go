@@ -366,7 +366,7 @@ func sendsToGroup(f *flow.Flow, group uint32) bool {
 }
 
 // modifyLocked replaces the instructions of the selected flows, keeping cookie, timeouts,
-// flags and age (as ovs-vswitchd does).
+// flags, age and (without reset_counts) counters, as ovs-vswitchd does.
 func (s *Switch) modifyLocked(st *staged, m *openflow.FlowMod, f *flow.Flow) *openflow.Error {
 	if e := checkRefsStaged(st, f); e != nil {
 		return e
@@ -374,6 +374,7 @@ func (s *Switch) modifyLocked(st *staged, m *openflow.FlowMod, f *flow.Flow) *op
 	strict := m.Command == openflow.FlowModifyStrict
 	_, err := st.tx.ModifyFlows(m.TableID, m.TableID == openflow.TableAll, filterOf(f, strict),
 		func(e *pipeline.Entry) bool { return selects(e.Flow, m.TableID, strict, f, m.OutPort, m.OutGroup) },
+		f.Flags&flow.FlagResetCounts != 0,
 		func(g *flow.Flow) *flow.Flow {
 			n := *g
 			n.Instructions = f.Instructions

@@ -122,3 +122,53 @@ func TestFailingMixedBundleAppliesNothing(t *testing.T) {
 	// The switch's own view agrees: adding group 5 now is no GROUP_EXISTS.
 	c.mustOK(groupMod(t, 5, 2, openflow.GroupAdd))
 }
+
+func TestFlowModKeepsCounters(t *testing.T) {
+	tests := []struct {
+		name string
+		mod  func(t *testing.T) openflow.Message
+		want uint64
+	}{
+		{"modify", func(t *testing.T) openflow.Message {
+			return flowMod(t, "ip,actions=output:3", openflow.FlowModify)
+		}, 2},
+		{"modify-strict", func(t *testing.T) openflow.Message {
+			return flowMod(t, "priority=5,ip,actions=output:3", openflow.FlowModifyStrict)
+		}, 2},
+		{"modify with reset_counts", func(t *testing.T) openflow.Message {
+			m := flowMod(t, "ip,actions=output:3", openflow.FlowModify)
+			m.Flags |= openflow.FlowResetCounts
+			return m
+		}, 0},
+		{"add of the same match and priority", func(t *testing.T) openflow.Message {
+			return flowMod(t, "priority=5,ip,actions=output:3", openflow.FlowAdd)
+		}, 2},
+		{"add with reset_counts", func(t *testing.T) openflow.Message {
+			m := flowMod(t, "priority=5,ip,actions=output:3", openflow.FlowAdd)
+			m.Flags |= openflow.FlowResetCounts
+			return m
+		}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sw := startSwitch(t, ofswitch.Options{})
+			c := dial(t, sw)
+			c.mustOK(flowMod(t, "priority=5,ip,actions=output:2", openflow.FlowAdd))
+			r := sw.Pipeline().NewRunner()
+			var res pipeline.Result
+			r.Process(frame(2), 1, &res)
+			r.Process(frame(2), 1, &res)
+			c.mustOK(tt.mod(t))
+			fs := sw.Pipeline().Flows()
+			if len(fs) != 1 {
+				t.Fatalf("flows after the mod: got %d, want 1", len(fs))
+			}
+			if got := fs[0].Flow.Instructions.Apply[0].(*flow.Output).Port; got != 3 {
+				t.Fatalf("flow after the mod outputs to %d, want 3", got)
+			}
+			if got, _ := fs[0].Stats(); got != tt.want {
+				t.Errorf("n_packets after the mod: got %d, want %d", got, tt.want)
+			}
+		})
+	}
+}

@@ -32,8 +32,12 @@ type Tx struct {
 	ownM    bool
 	now     time.Time
 	removed []*Entry
+	carry   []carry // counters to move from replaced entries on Commit
 	done    bool
 }
+
+// carry is a flow replaced by an add or modify that keeps its counters.
+type carry struct{ from, to *Entry }
 
 // Begin starts a transaction, waiting for any other writer to finish.
 func (p *Pipeline) Begin() *Tx {
@@ -54,6 +58,12 @@ func (t *Tx) Commit() []*Entry {
 	snap := t.tx.Commit()
 	t.p.state.Store(&state{snap: snap, groups: t.groups, meters: t.meters})
 	t.p.version.Add(1)
+	// The replaced entries are unreachable now; packets translated just before may still
+	// count a few into them, which are lost (as a datapath flow's last stats can be in OVS).
+	for _, c := range t.carry {
+		c.to.packets.Add(c.from.packets.Load())
+		c.to.bytes.Add(c.from.bytes.Load())
+	}
 	return t.removed
 }
 
@@ -68,16 +78,33 @@ func (t *Tx) Discard() {
 }
 
 // AddFlow adds f with OpenFlow's add semantics: a flow with the same table, match and priority
-// is replaced. f is validated as OVS validates a flow_mod, against the transaction's groups
-// and meters.
+// is replaced, and, as in OVS, its packet and byte counters carry over to f unless f has the
+// reset_counts flag. f is validated as OVS validates a flow_mod, against the transaction's
+// groups and meters.
 func (t *Tx) AddFlow(f *flow.Flow) error {
 	if err := t.p.checkFlow(f, t.groups, t.meters); err != nil {
 		return err
 	}
-	if _, _, err := t.tx.Replace(f.Table, ruleFor(f, t.now)); err != nil {
+	nr, old, err := t.tx.Replace(f.Table, ruleFor(f, t.now))
+	if err != nil {
 		return fmt.Errorf("add flow %q: %w", f.String(), err)
 	}
+	if old != nil && f.Flags&flow.FlagResetCounts == 0 {
+		t.keepCounters(old.Payload, nr.Payload)
+	}
 	return nil
+}
+
+// keepCounters makes to inherit from's counters at Commit (from may itself be an entry this
+// transaction added, which then passes on what it inherits).
+func (t *Tx) keepCounters(from, to *Entry) {
+	for i, c := range t.carry {
+		if c.to == from {
+			t.carry[i].to = to
+			return
+		}
+	}
+	t.carry = append(t.carry, carry{from, to})
 }
 
 // learnFlow is AddFlow without validation (learned flows are not checked, as in OVS).
@@ -124,9 +151,10 @@ func (t *Tx) DeleteFlows(table uint8, all bool, filter classifier.Filter, sel fu
 
 // ModifyFlows replaces each flow of table (every table when all is set) that filter selects and
 // sel (if not nil) accepts with update's result, which must keep the table, match and priority.
-// The new flow keeps the old one's install time. The new flows are validated like AddFlow;
-// on an error the caller should Discard.
-func (t *Tx) ModifyFlows(table uint8, all bool, filter classifier.Filter, sel func(*Entry) bool, update func(*flow.Flow) *flow.Flow) ([]*Entry, error) {
+// The new flow keeps the old one's install time and, unless resetCounts (OpenFlow's
+// OFPFF_RESET_COUNTS on the modify), its packet and byte counters, as OVS's modify does. The
+// new flows are validated like AddFlow; on an error the caller should Discard.
+func (t *Tx) ModifyFlows(table uint8, all bool, filter classifier.Filter, sel func(*Entry) bool, resetCounts bool, update func(*flow.Flow) *flow.Flow) ([]*Entry, error) {
 	var out []*Entry
 	var firstErr error
 	for _, id := range tables(table, all) {
@@ -141,6 +169,9 @@ func (t *Tx) ModifyFlows(table uint8, all bool, filter classifier.Filter, sel fu
 			}
 			n := ruleFor(f, old.added)
 			n.Payload.lastUsed.Store(old.lastUsed.Load())
+			if !resetCounts {
+				t.keepCounters(old, n.Payload)
+			}
 			r.Payload, r.Cookie, r.Conj = n.Payload, n.Cookie, n.Conj
 		})
 		if err != nil && firstErr == nil {

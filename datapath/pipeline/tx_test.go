@@ -41,7 +41,7 @@ func toggle(t testing.TB, p *Pipeline, to [3]uint32) {
 	if err := tx.SetGroup(groupTo(to[0])); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tx.ModifyFlows(2, false, classifier.Filter{}, nil, func(f *flow.Flow) *flow.Flow {
+	if _, err := tx.ModifyFlows(2, false, classifier.Filter{}, nil, false, func(f *flow.Flow) *flow.Flow {
 		n := *f
 		n.Instructions = mustFlow(t, "actions=output:"+itoa(to[1])).Instructions
 		return &n
@@ -140,5 +140,58 @@ func TestTxCommitReturnsDeleted(t *testing.T) {
 	}
 	if p.Group(1) != nil {
 		t.Error("group 1 still exists after DeleteGroup")
+	}
+}
+
+func TestCountersSurviveReplace(t *testing.T) {
+	modify := func(reset bool) func(*testing.T, *Pipeline) {
+		return func(t *testing.T, p *Pipeline) {
+			tx := p.Begin()
+			if _, err := tx.ModifyFlows(0, false, classifier.Filter{}, nil, reset, func(f *flow.Flow) *flow.Flow {
+				n := *f
+				n.Instructions = mustFlow(t, "actions=output:3").Instructions
+				return &n
+			}); err != nil {
+				t.Fatal(err)
+			}
+			tx.Commit()
+		}
+	}
+	add := func(s string) func(*testing.T, *Pipeline) {
+		return func(t *testing.T, p *Pipeline) {
+			if err := p.AddFlows([]*flow.Flow{mustFlow(t, s)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	tests := []struct {
+		name   string
+		change func(*testing.T, *Pipeline)
+		want   uint64
+	}{
+		{"add of the same flow keeps counters", add("priority=5,ip,actions=output:3"), 2},
+		{"add with reset_counts restarts them", add("reset_counts,priority=5,ip,actions=output:3"), 0},
+		{"add with another priority is a new flow", add("priority=6,ip,actions=output:3"), 0},
+		{"modify keeps counters", modify(false), 2},
+		{"modify with reset_counts restarts them", modify(true), 0},
+	}
+	frame := udp4("", 1, "10.0.0.1", "10.0.0.2", 1000, 53, 0x020000000100).frame
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newTestPipeline(t, "priority=5,ip,actions=output:2", "")
+			r := p.NewRunner()
+			var res Result
+			r.Process(frame, 1, &res)
+			r.Process(frame, 1, &res)
+			tt.change(t, p)
+			r.Process(frame, 1, &res) // after the change: goes to the flow now in place
+			if got := outputsOf(&res); !slices.Equal(got, []uint32{3}) {
+				t.Fatalf("outputs after the change: got %v, want [3]", got)
+			}
+			got, _ := p.Flows()[0].Stats() // the highest priority: the flow the packet matched
+			if want := tt.want + 1; got != want {
+				t.Errorf("packets of the matching flow: got %d, want %d", got, want)
+			}
+		})
 	}
 }
