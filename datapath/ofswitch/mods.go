@@ -193,18 +193,9 @@ type staged struct {
 	tx      *pipeline.Tx
 	groups  map[uint32]time.Time
 	meters  map[uint32]*meterEntry
-	added   map[*flow.Flow]time.Time // add times of the flows this commit installs
-	gone    []*pipeline.Entry        // flows this commit deletes, for FLOW_REMOVED
-	reasons []uint8                  // the FLOW_REMOVED reason of each of gone
+	gone    []*pipeline.Entry // flows this commit deletes, for FLOW_REMOVED
+	reasons []uint8           // the FLOW_REMOVED reason of each of gone
 	now     time.Time
-}
-
-// addedAt returns when flow f was added, looking at this commit's flows first.
-func (s *Switch) addedAt(st *staged, f *flow.Flow) time.Time {
-	if at, ok := st.added[f]; ok {
-		return at
-	}
-	return s.added[f]
 }
 
 // delete records flows the transaction removed, for FLOW_REMOVED.
@@ -218,8 +209,7 @@ func (st *staged) delete(es []*pipeline.Entry, reason uint8) {
 // commitLocked applies prepared ops in order as one pipeline transaction: packets see all of
 // them or none. On an error it discards everything and returns the failing op's index and error.
 func (s *Switch) commitLocked(ops []op) ([]removed, int, *openflow.Error) {
-	st := &staged{tx: s.pipe.Begin(), groups: maps.Clone(s.groups), meters: maps.Clone(s.meters),
-		added: map[*flow.Flow]time.Time{}, now: s.opts.Clock()}
+	st := &staged{tx: s.pipe.Begin(), groups: maps.Clone(s.groups), meters: maps.Clone(s.meters), now: s.opts.Clock()}
 	for i, o := range ops {
 		var e *openflow.Error
 		switch m := o.msg.(type) {
@@ -244,12 +234,10 @@ func (s *Switch) commitLocked(ops []op) ([]removed, int, *openflow.Error) {
 	}
 	st.tx.Commit()
 	s.groups, s.meters = st.groups, st.meters
-	maps.Copy(s.added, st.added)
 	rem := make([]removed, 0, len(st.gone))
 	for i, en := range st.gone {
 		p, by := en.Stats()
-		rem = append(rem, removed{f: en.Flow, table: en.Flow.Table, reason: st.reasons[i], added: s.added[en.Flow], packets: p, bytes: by})
-		delete(s.added, en.Flow)
+		rem = append(rem, removed{f: en.Flow, table: en.Flow.Table, reason: st.reasons[i], added: en.Added(), packets: p, bytes: by})
 	}
 	return rem, -1, nil
 }
@@ -265,7 +253,6 @@ func (s *Switch) addLocked(st *staged, f *flow.Flow) *openflow.Error {
 	if err := st.tx.AddFlow(f); err != nil {
 		return validationError(err)
 	}
-	st.added[f] = st.now
 	return nil
 }
 
@@ -379,7 +366,6 @@ func (s *Switch) modifyLocked(st *staged, m *openflow.FlowMod, f *flow.Flow) *op
 			n := *g
 			n.Instructions = f.Instructions
 			n.Stats = flow.Stats{}
-			st.added[&n] = s.addedAt(st, g)
 			return &n
 		})
 	if err != nil {

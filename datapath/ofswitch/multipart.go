@@ -180,9 +180,7 @@ func (s *Switch) flowDescs(ff *openflow.FlowFilter) []openflow.FlowDesc {
 		c := *g
 		p, b := e.Stats()
 		c.Stats = flow.Stats{Valid: true, Packets: p, Bytes: b, IdleAge: -1, HardAge: -1}
-		if at, ok := s.added[g]; ok {
-			c.Stats.Duration = now.Sub(at)
-		}
+		c.Stats.Duration = now.Sub(e.Added())
 		d, err := openflow.FlowDescFor(&c)
 		if err != nil {
 			s.log.Error("encode flow", "flow", g.String(), "err", err)

@@ -1,10 +1,12 @@
 package ofswitch_test
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/sluicenet/sluice/datapath/flow"
 	"github.com/sluicenet/sluice/datapath/ofswitch"
@@ -170,5 +172,48 @@ func TestFlowModKeepsCounters(t *testing.T) {
 				t.Errorf("n_packets after the mod: got %d, want %d", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestFlowDurations(t *testing.T) {
+	var now atomic.Int64
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	now.Store(t0.UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()) }
+	at := func(d time.Duration) { now.Store(t0.Add(d).UnixNano()) }
+	sw := startSwitch(t, ofswitch.Options{Clock: clock, ExpireInterval: time.Hour})
+	c := dial(t, sw)
+	c.mustOK(flowMod(t, "table=0,priority=5,udp,actions=learn(table=1,priority=10,NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],output:NXM_OF_IN_PORT[])", openflow.FlowAdd),
+		flowMod(t, "table=0,priority=1,actions=output:2", openflow.FlowAdd))
+	at(5 * time.Second)
+	c.mustOK(flowMod(t, "table=0,priority=1,actions=output:3", openflow.FlowModifyStrict))
+	at(7 * time.Second)
+	r := sw.Pipeline().NewRunner()
+	var res pipeline.Result
+	r.Process(frame(2), 1, &res) // learns a flow in table 1 at 7 s
+	at(10 * time.Second)
+	got := map[string]time.Duration{}
+	for _, m := range c.roundTrip(&openflow.FlowDescRequest{FlowFilter: openflow.NewFlowFilter()}) {
+		rep, ok := m.(*openflow.FlowDescReply)
+		if !ok {
+			t.Fatalf("flow desc: got %#v", m)
+		}
+		for i := range rep.Flows {
+			f, err := rep.Flows[i].Flow()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[fmt.Sprintf("table=%d,priority=%d", f.Table, f.Priority)] = f.Stats.Duration
+		}
+	}
+	want := map[string]time.Duration{
+		"table=0,priority=5":  10 * time.Second, // added at 0
+		"table=0,priority=1":  10 * time.Second, // added at 0, modified at 5: keeps its age
+		"table=1,priority=10": 3 * time.Second,  // learned at 7
+	}
+	for k, w := range want {
+		if d, ok := got[k]; !ok || d != w {
+			t.Errorf("duration of %s: got %v (present %v), want %v", k, d, ok, w)
+		}
 	}
 }

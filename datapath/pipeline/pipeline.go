@@ -77,6 +77,10 @@ type Entry struct {
 // Stats returns the entry's packet and byte counters.
 func (e *Entry) Stats() (packets, bytes uint64) { return e.packets.Load(), e.bytes.Load() }
 
+// Added returns when the flow was installed (by a controller or by learn()); a modify keeps
+// the time of the flow it modified, as OVS keeps a flow's duration.
+func (e *Entry) Added() time.Time { return e.added }
+
 // New returns a pipeline with empty tables.
 func New(opts Options) *Pipeline {
 	p := &Pipeline{opts: opts, log: opts.Logger}
