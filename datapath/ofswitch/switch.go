@@ -412,27 +412,14 @@ func (s *Switch) expireLoop(ctx context.Context) {
 func (s *Switch) Expire() {
 	s.mu.Lock()
 	now := s.opts.Clock()
-	// The pipeline returns expired flows without their entries: note the entries of those
-	// that will need a FLOW_REMOVED first.
-	entries := map[*flow.Flow]*pipeline.Entry{}
-	for _, e := range s.pipe.Flows() {
-		if f := e.Flow; f.Flags&flow.FlagSendFlowRem != 0 && (f.IdleTimeout != 0 || f.HardTimeout != 0) {
-			entries[f] = e
-		}
-	}
-	gone := s.pipe.Expire(now)
 	var rem []removed
-	for _, f := range gone {
-		e := entries[f]
-		if e == nil {
-			continue // no FLOW_REMOVED wanted
-		}
+	for _, x := range s.pipe.Expire(now) {
 		reason := uint8(openflow.RemovedIdleTimeout)
-		if f.HardTimeout != 0 && now.Sub(e.Added()) >= time.Duration(f.HardTimeout)*time.Second {
+		if x.Reason == pipeline.ExpireHard {
 			reason = openflow.RemovedHardTimeout
 		}
-		p, b := e.Stats()
-		rem = append(rem, removed{f: f, reason: reason, added: e.Added(), packets: p, bytes: b})
+		p, b := x.Stats()
+		rem = append(rem, removed{f: x.Flow, reason: reason, added: x.Added(), packets: p, bytes: b})
 	}
 	s.mu.Unlock()
 	s.sendRemoved(rem, nil)

@@ -104,16 +104,42 @@ func New(opts Options) *Pipeline {
 	return p
 }
 
+// ExpireReason is why Expire removed a flow (OpenFlow's flow-removed reason).
+type ExpireReason uint8
+
+// The reasons a timeout removes a flow.
+const (
+	ExpireIdle ExpireReason = iota // OFPRR_IDLE_TIMEOUT
+	ExpireHard                     // OFPRR_HARD_TIMEOUT
+)
+
+// String returns the reason as ovs-ofctl prints it.
+func (r ExpireReason) String() string {
+	if r == ExpireHard {
+		return "hard"
+	}
+	return "idle"
+}
+
+// Expired is a flow a timeout removed: its entry (flow, counters as of the removal, install
+// time) and which timeout it was.
+type Expired struct {
+	*Entry
+	Reason ExpireReason
+}
+
 // Expire removes the flows whose hard timeout has passed since they were added or whose idle
-// timeout has passed since a packet last matched them, and returns them (for flow-removed
-// messages). Call it periodically (OVS checks about once a second); it also advances the
-// coarse clock that packets stamp flows with, so idle times are accurate to that period.
-func (p *Pipeline) Expire(now time.Time) []*flow.Flow {
+// timeout has passed since a packet last matched them, and returns them with their counters
+// and reason (for flow-removed messages; the hard timeout wins when both passed, as in OVS).
+// Call it periodically (OVS checks about once a second); it also advances the coarse clock
+// that packets stamp flows with, so idle times are accurate to that period.
+func (p *Pipeline) Expire(now time.Time) []Expired {
 	p.now.Store(now.UnixNano())
 	snap := p.state.Load().snap
 	type victim struct {
-		table uint8
-		r     *classifier.Rule[*Entry]
+		table  uint8
+		r      *classifier.Rule[*Entry]
+		reason ExpireReason
 	}
 	var vs []victim
 	for id := 0; id < classifier.NumTables; id++ {
@@ -122,8 +148,11 @@ func (p *Pipeline) Expire(now time.Time) []*flow.Flow {
 			f := e.Flow
 			hard := f.HardTimeout != 0 && now.Sub(e.added) >= time.Duration(f.HardTimeout)*time.Second
 			idle := f.IdleTimeout != 0 && now.UnixNano()-e.lastUsed.Load() >= int64(time.Duration(f.IdleTimeout)*time.Second)
-			if hard || idle {
-				vs = append(vs, victim{uint8(id), r})
+			switch {
+			case hard:
+				vs = append(vs, victim{uint8(id), r, ExpireHard})
+			case idle:
+				vs = append(vs, victim{uint8(id), r, ExpireIdle})
 			}
 		}
 	}
@@ -131,10 +160,10 @@ func (p *Pipeline) Expire(now time.Time) []*flow.Flow {
 		return nil
 	}
 	tx := p.Begin()
-	var out []*flow.Flow
+	var out []Expired
 	for _, v := range vs {
 		if tx.tx.DeleteRule(v.table, v.r) {
-			out = append(out, v.r.Payload.Flow)
+			out = append(out, Expired{Entry: v.r.Payload, Reason: v.reason})
 		}
 	}
 	tx.Commit()

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/sluicenet/sluice/datapath/classifier"
 	"github.com/sluicenet/sluice/datapath/flow"
@@ -191,6 +192,35 @@ func TestCountersSurviveReplace(t *testing.T) {
 			got, _ := p.Flows()[0].Stats() // the highest priority: the flow the packet matched
 			if want := tt.want + 1; got != want {
 				t.Errorf("packets of the matching flow: got %d, want %d", got, want)
+			}
+		})
+	}
+}
+
+func TestExpireReasons(t *testing.T) {
+	tests := []struct {
+		name  string
+		flow  string
+		after time.Duration
+		want  ExpireReason
+	}{
+		{"idle", "priority=1,idle_timeout=5,actions=drop", 6 * time.Second, ExpireIdle},
+		{"hard", "priority=1,hard_timeout=5,actions=drop", 6 * time.Second, ExpireHard},
+		{"hard wins when both passed", "priority=1,idle_timeout=5,hard_timeout=5,actions=drop", 6 * time.Second, ExpireHard},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			now := time.Unix(1000, 0)
+			p := newTestPipeline(t, tt.flow, "", func(o *Options) { o.Clock = func() time.Time { return now } })
+			gone := p.Expire(now.Add(tt.after))
+			if len(gone) != 1 {
+				t.Fatalf("expired %d flows, want 1", len(gone))
+			}
+			if gone[0].Reason != tt.want {
+				t.Errorf("reason: got %v, want %v", gone[0].Reason, tt.want)
+			}
+			if !gone[0].Added().Equal(now) {
+				t.Errorf("install time: got %v, want %v", gone[0].Added(), now)
 			}
 		})
 	}
