@@ -32,7 +32,8 @@ type Tx struct {
 	ownM    bool
 	now     time.Time
 	removed []*Entry
-	carry   []carry // counters to move from replaced entries on Commit
+	carry   []carry        // counters to move from replaced entries on Commit
+	carryTo map[*Entry]int // index in carry by receiving entry
 	done    bool
 }
 
@@ -98,12 +99,16 @@ func (t *Tx) AddFlow(f *flow.Flow) error {
 // keepCounters makes to inherit from's counters at Commit (from may itself be an entry this
 // transaction added, which then passes on what it inherits).
 func (t *Tx) keepCounters(from, to *Entry) {
-	for i, c := range t.carry {
-		if c.to == from {
-			t.carry[i].to = to
-			return
-		}
+	if t.carryTo == nil {
+		t.carryTo = map[*Entry]int{}
 	}
+	if i, ok := t.carryTo[from]; ok {
+		t.carry[i].to = to
+		delete(t.carryTo, from)
+		t.carryTo[to] = i
+		return
+	}
+	t.carryTo[to] = len(t.carry)
 	t.carry = append(t.carry, carry{from, to})
 }
 

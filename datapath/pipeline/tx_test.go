@@ -173,6 +173,22 @@ func TestCountersSurviveReplace(t *testing.T) {
 		{"add of the same flow keeps counters", add("priority=5,ip,actions=output:3"), 2},
 		{"add with reset_counts restarts them", add("reset_counts,priority=5,ip,actions=output:3"), 0},
 		{"add with another priority is a new flow", add("priority=6,ip,actions=output:3"), 0},
+		{"add, add and modify in one transaction keep counters", func(t *testing.T, p *Pipeline) {
+			tx := p.Begin()
+			for _, s := range []string{"priority=5,ip,actions=output:4", "priority=5,ip,actions=output:5"} {
+				if err := tx.AddFlow(mustFlow(t, s)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := tx.ModifyFlows(0, false, classifier.Filter{}, nil, false, func(f *flow.Flow) *flow.Flow {
+				n := *f
+				n.Instructions = mustFlow(t, "actions=output:3").Instructions
+				return &n
+			}); err != nil {
+				t.Fatal(err)
+			}
+			tx.Commit()
+		}, 2},
 		{"modify keeps counters", modify(false), 2},
 		{"modify with reset_counts restarts them", modify(true), 0},
 	}
@@ -224,4 +240,27 @@ func TestExpireReasons(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkTxReplaceAll re-adds every flow of a table in one transaction (a controller's
+// resync), which carries every flow's counters over.
+func BenchmarkTxReplaceAll(b *testing.B) {
+	const n = 20000
+	flows := make([]*flow.Flow, n)
+	for i := range flows {
+		f := mustFlow(b, "priority=5,ip,actions=output:2")
+		f.Match.Set(flow.FieldNwDst, uint64(0x0a000000+i), 0xffffffff)
+		flows[i] = f
+	}
+	p := New(Options{})
+	if err := p.AddFlows(flows); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := p.AddFlows(flows); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "flows/s")
 }
