@@ -68,14 +68,23 @@ type Pipeline struct {
 type Entry struct {
 	Flow *flow.Flow
 
-	packets  atomic.Uint64
-	bytes    atomic.Uint64
+	// c is own, or the counters of the flow this one replaced when they carried over (an add
+	// replacing a flow, a modify), so packets still counted into the replaced entry land in
+	// the same counters, as OVS forwards a replaced rule's late statistics.
+	c        *counters
+	own      counters
 	added    time.Time
 	lastUsed atomic.Int64 // unix nanoseconds
 }
 
+// counters are a flow's packet and byte counts.
+type counters struct {
+	packets atomic.Uint64
+	bytes   atomic.Uint64
+}
+
 // Stats returns the entry's packet and byte counters.
-func (e *Entry) Stats() (packets, bytes uint64) { return e.packets.Load(), e.bytes.Load() }
+func (e *Entry) Stats() (packets, bytes uint64) { return e.c.packets.Load(), e.c.bytes.Load() }
 
 // Added returns when the flow was installed (by a controller or by learn()); a modify keeps
 // the time of the flow it modified, as OVS keeps a flow's duration.
@@ -275,6 +284,7 @@ func (p *Pipeline) AddMeters(meters []*flow.MeterEntry) {
 func ruleFor(f *flow.Flow, now time.Time) classifier.Rule[*Entry] {
 	r := classifier.Rule[*Entry]{Match: f.Match, Priority: f.Priority, Cookie: f.Cookie,
 		Payload: &Entry{Flow: f, added: now}}
+	r.Payload.c = &r.Payload.own
 	for _, a := range f.Instructions.Apply {
 		if c, ok := a.(*flow.Conjunction); ok {
 			r.Conj = append(r.Conj, classifier.Conjunction{ID: c.ID, Clause: c.Clause, NClauses: c.NClauses})

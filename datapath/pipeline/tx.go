@@ -32,13 +32,8 @@ type Tx struct {
 	ownM    bool
 	now     time.Time
 	removed []*Entry
-	carry   []carry        // counters to move from replaced entries on Commit
-	carryTo map[*Entry]int // index in carry by receiving entry
 	done    bool
 }
-
-// carry is a flow replaced by an add or modify that keeps its counters.
-type carry struct{ from, to *Entry }
 
 // Begin starts a transaction, waiting for any other writer to finish.
 func (p *Pipeline) Begin() *Tx {
@@ -59,12 +54,6 @@ func (t *Tx) Commit() []*Entry {
 	snap := t.tx.Commit()
 	t.p.state.Store(&state{snap: snap, groups: t.groups, meters: t.meters})
 	t.p.version.Add(1)
-	// The replaced entries are unreachable now; packets translated just before may still
-	// count a few into them, which are lost (as a datapath flow's last stats can be in OVS).
-	for _, c := range t.carry {
-		c.to.packets.Add(c.from.packets.Load())
-		c.to.bytes.Add(c.from.bytes.Load())
-	}
 	return t.removed
 }
 
@@ -96,21 +85,9 @@ func (t *Tx) AddFlow(f *flow.Flow) error {
 	return nil
 }
 
-// keepCounters makes to inherit from's counters at Commit (from may itself be an entry this
-// transaction added, which then passes on what it inherits).
-func (t *Tx) keepCounters(from, to *Entry) {
-	if t.carryTo == nil {
-		t.carryTo = map[*Entry]int{}
-	}
-	if i, ok := t.carryTo[from]; ok {
-		t.carry[i].to = to
-		delete(t.carryTo, from)
-		t.carryTo[to] = i
-		return
-	}
-	t.carryTo[to] = len(t.carry)
-	t.carry = append(t.carry, carry{from, to})
-}
+// keepCounters makes to share from's counters: what packets count into either (also a packet
+// translated before the Commit that counts into from afterwards) is to's count.
+func (t *Tx) keepCounters(from, to *Entry) { to.c = from.c }
 
 // learnFlow is AddFlow without validation (learned flows are not checked, as in OVS).
 func (t *Tx) learnFlow(f *flow.Flow) error {
