@@ -144,17 +144,23 @@ func TestTxCommitReturnsDeleted(t *testing.T) {
 	}
 }
 
+// modifyTo3 modifies every flow of table 0 to output:3 in tx.
+func modifyTo3(t *testing.T, tx *Tx, reset bool) {
+	t.Helper()
+	if _, err := tx.ModifyFlows(0, false, classifier.Filter{}, nil, reset, func(f *flow.Flow) *flow.Flow {
+		n := *f
+		n.Instructions = mustFlow(t, "actions=output:3").Instructions
+		return &n
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestCountersSurviveReplace(t *testing.T) {
 	modify := func(reset bool) func(*testing.T, *Pipeline) {
 		return func(t *testing.T, p *Pipeline) {
 			tx := p.Begin()
-			if _, err := tx.ModifyFlows(0, false, classifier.Filter{}, nil, reset, func(f *flow.Flow) *flow.Flow {
-				n := *f
-				n.Instructions = mustFlow(t, "actions=output:3").Instructions
-				return &n
-			}); err != nil {
-				t.Fatal(err)
-			}
+			modifyTo3(t, tx, reset)
 			tx.Commit()
 		}
 	}
@@ -180,13 +186,7 @@ func TestCountersSurviveReplace(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if _, err := tx.ModifyFlows(0, false, classifier.Filter{}, nil, false, func(f *flow.Flow) *flow.Flow {
-				n := *f
-				n.Instructions = mustFlow(t, "actions=output:3").Instructions
-				return &n
-			}); err != nil {
-				t.Fatal(err)
-			}
+			modifyTo3(t, tx, false)
 			tx.Commit()
 		}, 2},
 		{"modify keeps counters", modify(false), 2},
