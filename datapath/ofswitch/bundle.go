@@ -126,7 +126,8 @@ func (c *conn) handleBundleAdd(h openflow.Header, m *openflow.BundleAdd, raw []b
 
 // commitBundle applies a bundle's messages in order under the switch lock. Each was checked
 // when it was added; if one still fails (a flow naming a group that a message before it in
-// the bundle deleted, an overlap), the controller gets its error and the commit fails.
+// the bundle deleted, an overlap), the controller gets its error, the commit fails and
+// nothing of the bundle is applied.
 func (s *Switch) commitBundle(c *conn, b *bundle) bool {
 	s.mu.Lock()
 	i, e := s.dryRunLocked(b.ops)

@@ -45,9 +45,10 @@
 // and METER_MOD messages per connection. Each message is decoded and checked when it is added;
 // commit then checks the whole bundle's group and meter references and existence against the
 // switch as the bundle would change it, so such a bundle that would fail changes nothing and
-// the controller gets the failing message's error followed by OFPBFC_MSG_FAILED. Consecutive
-// flow additions and modifications are applied as one classifier transaction, so packets see
-// all of them or none (see docs/ofswitch.md for the gaps).
+// the controller gets the failing message's error followed by OFPBFC_MSG_FAILED. The whole
+// bundle (adds, modifies, deletes, group and meter changes) is then applied as one pipeline
+// transaction (pipeline.Tx): packets see all of it or none, and a message that still fails
+// while applying (check_overlap) discards the transaction, so nothing changes.
 //
 // # Ports
 //

@@ -187,129 +187,79 @@ func validationError(err error) *openflow.Error {
 	return &openflow.ErrBadActionArgument
 }
 
-// batch collects flow additions and modifications that become visible in one pipeline
-// transaction. The index by table/match/priority is built only when a modify needs it: a run of
-// plain adds (the bulk of a large bundle) goes to the pipeline as it is, whose add replaces an
-// earlier flow with the same key.
-type batch struct {
-	flows []*flow.Flow // nil: replaced by a later entry
-	at    []time.Time  // add time of each flow
-	byKey map[flowKey]int
+// staged is one commit in progress: the pipeline transaction every message of a FLOW_MOD or
+// bundle goes into, and the switch's own bookkeeping as it will be if the commit succeeds.
+type staged struct {
+	tx      *pipeline.Tx
+	groups  map[uint32]time.Time
+	meters  map[uint32]*meterEntry
+	gone    []*pipeline.Entry // flows this commit deletes, for FLOW_REMOVED
+	reasons []uint8           // the FLOW_REMOVED reason of each of gone
+	now     time.Time
 }
 
-func (b *batch) put(f *flow.Flow, at time.Time) {
-	if b.byKey != nil {
-		k := keyOf(f)
-		if i, ok := b.byKey[k]; ok {
-			b.flows[i], b.at[i] = f, at
-			return
-		}
-		b.byKey[k] = len(b.flows)
-	}
-	b.flows = append(b.flows, f)
-	b.at = append(b.at, at)
-}
-
-// index builds byKey, dropping entries a later one with the same key replaces.
-func (b *batch) index() {
-	if b.byKey != nil {
-		return
-	}
-	b.byKey = make(map[flowKey]int, len(b.flows))
-	for i, f := range b.flows {
-		k := keyOf(f)
-		if j, ok := b.byKey[k]; ok {
-			b.flows[j] = nil
-		}
-		b.byKey[k] = i
+// delete records flows the transaction removed, for FLOW_REMOVED.
+func (st *staged) delete(es []*pipeline.Entry, reason uint8) {
+	for _, e := range es {
+		st.gone = append(st.gone, e)
+		st.reasons = append(st.reasons, reason)
 	}
 }
 
-// live returns the batch's flows without replaced entries.
-func (b *batch) live() []*flow.Flow {
-	if b.byKey == nil {
-		return b.flows
-	}
-	out := make([]*flow.Flow, 0, len(b.byKey))
-	for _, f := range b.flows {
-		if f != nil {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-// commitLocked applies prepared ops in order. Consecutive flow additions and modifications go
-// into the pipeline as one transaction; a delete or a group/meter change first publishes what
-// came before it. On an error it stops and returns the failing op's index and error; ops before
-// it stay applied unless check was done by the caller (bundles check everything first).
+// commitLocked applies prepared ops in order as one pipeline transaction: packets see all of
+// them or none. On an error it discards everything and returns the failing op's index and error.
 func (s *Switch) commitLocked(ops []op) ([]removed, int, *openflow.Error) {
-	var rem []removed
-	var b batch
-	flush := func() *openflow.Error {
-		if len(b.flows) == 0 {
-			return nil
-		}
-		err := s.pipe.AddFlows(b.live())
-		if err != nil {
-			return validationError(err)
-		}
-		for i, f := range b.flows {
-			if f != nil {
-				s.added[f] = b.at[i]
-			}
-		}
-		b = batch{}
-		return nil
-	}
-	now := s.opts.Clock()
+	st := &staged{tx: s.pipe.Begin(), groups: maps.Clone(s.groups), meters: maps.Clone(s.meters), now: s.opts.Clock()}
 	for i, o := range ops {
 		var e *openflow.Error
 		switch m := o.msg.(type) {
 		case *openflow.FlowMod:
 			switch m.Command {
 			case openflow.FlowAdd:
-				e = s.checkRefsLocked(o.f)
-				if e == nil && o.f.Flags&flow.FlagCheckOverlap != 0 && s.overlapsLocked(o.f, &b) {
-					e = &openflow.ErrFlowModOverlap
-				}
-				if e == nil {
-					b.put(o.f, now)
-				}
+				e = s.addLocked(st, o.f)
 			case openflow.FlowModify, openflow.FlowModifyStrict:
-				e = s.modifyLocked(m, o.f, &b)
+				e = s.modifyLocked(st, m, o.f)
 			default:
-				if e = flush(); e == nil {
-					rem = append(rem, s.deleteLocked(m.TableID, m.Command == openflow.FlowDeleteStrict, o.f, m.OutPort, m.OutGroup, openflow.RemovedDelete)...)
-				}
+				s.deleteLocked(st, m.TableID, m.Command == openflow.FlowDeleteStrict, o.f, m.OutPort, m.OutGroup, openflow.RemovedDelete)
 			}
 		case *openflow.GroupMod:
-			if e = flush(); e == nil {
-				var r []removed
-				r, e = s.groupModLocked(m, o.group)
-				rem = append(rem, r...)
-			}
+			e = s.groupModLocked(st, m, o.group)
 		case *openflow.MeterMod:
-			if e = flush(); e == nil {
-				var r []removed
-				r, e = s.meterModLocked(m, o.meter)
-				rem = append(rem, r...)
-			}
+			e = s.meterModLocked(st, m, o.meter)
 		}
 		if e != nil {
-			return rem, i, e
+			st.tx.Discard()
+			return nil, i, e
 		}
 	}
-	if e := flush(); e != nil {
-		return rem, len(ops) - 1, e
+	st.tx.Commit()
+	s.groups, s.meters = st.groups, st.meters
+	rem := make([]removed, 0, len(st.gone))
+	for i, en := range st.gone {
+		p, by := en.Stats()
+		rem = append(rem, removed{f: en.Flow, table: en.Flow.Table, reason: st.reasons[i], added: en.Added(), packets: p, bytes: by})
 	}
 	return rem, -1, nil
 }
 
-// checkRefsLocked checks that the groups and meters a flow names exist.
-func (s *Switch) checkRefsLocked(f *flow.Flow) *openflow.Error {
-	return checkRefs(f, func(id uint32) bool { _, ok := s.groups[id]; return ok },
-		func(id uint32) bool { _, ok := s.meters[id]; return ok })
+// addLocked adds one flow to the commit.
+func (s *Switch) addLocked(st *staged, f *flow.Flow) *openflow.Error {
+	if e := checkRefsStaged(st, f); e != nil {
+		return e
+	}
+	if f.Flags&flow.FlagCheckOverlap != 0 && overlaps(st.tx, f) {
+		return &openflow.ErrFlowModOverlap
+	}
+	if err := st.tx.AddFlow(f); err != nil {
+		return validationError(err)
+	}
+	return nil
+}
+
+// checkRefsStaged checks that the groups and meters a flow names exist in the commit's view.
+func checkRefsStaged(st *staged, f *flow.Flow) *openflow.Error {
+	return checkRefs(f, func(id uint32) bool { _, ok := st.groups[id]; return ok },
+		func(id uint32) bool { _, ok := st.meters[id]; return ok })
 }
 
 // checkRefs checks a flow's group and meter actions against what exists.
@@ -331,27 +281,27 @@ func checkRefs(f *flow.Flow, group, meter func(uint32) bool) *openflow.Error {
 	return nil
 }
 
-// overlapsLocked reports whether another flow of f's table and priority could match a packet
-// f matches (check_overlap).
-func (s *Switch) overlapsLocked(f *flow.Flow, b *batch) bool {
-	overlap := func(g *flow.Flow) bool {
-		if g.Table != f.Table || g.Priority != f.Priority || keyOf(g) == keyOf(f) {
-			return false
+// overlaps reports whether another flow of f's table and priority, as the transaction sees
+// them, could match a packet f matches (check_overlap).
+func overlaps(tx *pipeline.Tx, f *flow.Flow) bool {
+	for _, e := range tx.Flows(f.Table) {
+		g := e.Flow
+		if g.Priority != f.Priority || keyOf(g) == keyOf(f) {
+			continue
 		}
+		disjoint := false
 		for i := range f.Match.Mask.W {
 			common := f.Match.Mask.W[i] & g.Match.Mask.W[i]
 			if f.Match.Key.W[i]&common != g.Match.Key.W[i]&common {
-				return false
+				disjoint = true
+				break
 			}
 		}
-		return true
-	}
-	for _, e := range s.pipe.Flows() {
-		if overlap(e.Flow) {
+		if !disjoint {
 			return true
 		}
 	}
-	return slices.ContainsFunc(b.live(), overlap)
+	return false
 }
 
 // selects reports whether flow g is selected by a modify or delete with filter f.
@@ -403,98 +353,72 @@ func sendsToGroup(f *flow.Flow, group uint32) bool {
 }
 
 // modifyLocked replaces the instructions of the selected flows, keeping cookie, timeouts,
-// flags and age (as ovs-vswitchd does); it adds to b.
-func (s *Switch) modifyLocked(m *openflow.FlowMod, f *flow.Flow, b *batch) *openflow.Error {
-	if e := s.checkRefsLocked(f); e != nil {
+// flags, age and (without reset_counts) counters, as ovs-vswitchd does.
+func (s *Switch) modifyLocked(st *staged, m *openflow.FlowMod, f *flow.Flow) *openflow.Error {
+	if e := checkRefsStaged(st, f); e != nil {
 		return e
 	}
 	strict := m.Command == openflow.FlowModifyStrict
-	b.index()
-	var sel []*flow.Flow
-	var selAt []time.Time
-	seen := map[flowKey]bool{}
-	for i, g := range b.flows {
-		if g != nil && selects(g, m.TableID, strict, f, m.OutPort, m.OutGroup) {
-			sel, selAt = append(sel, g), append(selAt, b.at[i])
-			seen[keyOf(g)] = true
-		}
-	}
-	for _, e := range s.pipe.Flows() {
-		g := e.Flow
-		if !seen[keyOf(g)] && selects(g, m.TableID, strict, f, m.OutPort, m.OutGroup) {
-			sel, selAt = append(sel, g), append(selAt, s.added[g])
-		}
-	}
-	for i, g := range sel {
-		n := *g
-		n.Instructions = f.Instructions
-		n.Stats = flow.Stats{}
-		if err := n.Validate(); err != nil {
-			return validationError(err)
-		}
-		b.put(&n, selAt[i])
+	_, err := st.tx.ModifyFlows(m.TableID, m.TableID == openflow.TableAll, filterOf(f, strict),
+		func(e *pipeline.Entry) bool { return selects(e.Flow, m.TableID, strict, f, m.OutPort, m.OutGroup) },
+		f.Flags&flow.FlagResetCounts != 0,
+		func(g *flow.Flow) *flow.Flow {
+			n := *g
+			n.Instructions = f.Instructions
+			n.Stats = flow.Stats{}
+			return &n
+		})
+	if err != nil {
+		return validationError(err)
 	}
 	return nil
 }
 
-// deleteLocked removes the selected flows and returns them for FLOW_REMOVED.
-func (s *Switch) deleteLocked(table uint8, strict bool, f *flow.Flow, outPort, outGroup uint32, reason uint8) []removed {
-	var rem []removed
-	filtered := outPort != openflow.PortAny || outGroup != openflow.GroupAny
-	for _, e := range s.pipe.Flows() {
-		g := e.Flow
-		if !selects(g, table, strict, f, outPort, outGroup) {
-			continue
-		}
-		p, by := e.Stats()
-		rem = append(rem, removed{f: g, table: g.Table, reason: reason, added: s.added[g], packets: p, bytes: by})
-		delete(s.added, g)
-		if filtered {
-			s.pipe.DeleteFlows(g.Table, false, classifier.Filter{Match: g.Match, Priority: g.Priority, Strict: true})
-		}
-	}
-	if !filtered && len(rem) > 0 {
-		flt := classifier.Filter{Match: f.Match, Priority: f.Priority, Strict: strict, Cookie: f.Cookie, CookieMask: f.CookieMask}
-		s.pipe.DeleteFlows(table, table == openflow.TableAll, flt)
-	}
-	return rem
+// filterOf is the classifier filter of a modify or delete whose match, priority and cookie
+// are f's.
+func filterOf(f *flow.Flow, strict bool) classifier.Filter {
+	return classifier.Filter{Match: f.Match, Priority: f.Priority, Strict: strict, Cookie: f.Cookie, CookieMask: f.CookieMask}
+}
+
+// deleteLocked removes the selected flows in the commit, noting them for FLOW_REMOVED.
+func (s *Switch) deleteLocked(st *staged, table uint8, strict bool, f *flow.Flow, outPort, outGroup uint32, reason uint8) {
+	st.delete(st.tx.DeleteFlows(table, table == openflow.TableAll, filterOf(f, strict),
+		func(e *pipeline.Entry) bool { return selects(e.Flow, table, strict, f, outPort, outGroup) }), reason)
 }
 
 // groupModLocked applies a GROUP_MOD.
-func (s *Switch) groupModLocked(m *openflow.GroupMod, g *flow.GroupEntry) ([]removed, *openflow.Error) {
-	_, exists := s.groups[m.GroupID]
-	now := s.opts.Clock()
+func (s *Switch) groupModLocked(st *staged, m *openflow.GroupMod, g *flow.GroupEntry) *openflow.Error {
+	_, exists := st.groups[m.GroupID]
 	switch m.Command {
 	case openflow.GroupAdd, openflow.GroupModify, openflow.GroupAddOrModify:
 		if m.Command == openflow.GroupAdd && exists {
-			return nil, &openflow.ErrGroupExists
+			return &openflow.ErrGroupExists
 		}
 		if m.Command == openflow.GroupModify && !exists {
-			return nil, &openflow.ErrGroupUnknown
+			return &openflow.ErrGroupUnknown
 		}
 		if e := checkBucketIDs(g.Buckets); e != nil {
-			return nil, e
+			return e
 		}
-		if err := s.pipe.AddGroups([]*flow.GroupEntry{g}); err != nil {
-			return nil, &errGroupInvalid
+		if err := st.tx.SetGroup(g); err != nil {
+			return &errGroupInvalid
 		}
 		if !exists {
-			s.groups[m.GroupID] = now
+			st.groups[m.GroupID] = st.now
 		}
-		return nil, nil
+		return nil
 	case openflow.GroupDelete:
-		var rem []removed
-		for _, id := range selectIDs(s.groups, m.GroupID, openflow.GroupAll) {
-			rem = append(rem, s.deleteLocked(openflow.TableAll, false, &flow.Flow{}, openflow.PortAny, id, openflow.RemovedGroupDelete)...)
-			s.pipe.DeleteGroup(id)
-			delete(s.groups, id)
+		for _, id := range selectIDs(st.groups, m.GroupID, openflow.GroupAll) {
+			s.deleteLocked(st, openflow.TableAll, false, &flow.Flow{}, openflow.PortAny, id, openflow.RemovedGroupDelete)
+			st.delete(st.tx.DeleteGroup(id), openflow.RemovedGroupDelete)
+			delete(st.groups, id)
 		}
-		return rem, nil
+		return nil
 	case openflow.GroupInsertBucket, openflow.GroupRemoveBucket:
 		if !exists {
-			return nil, &openflow.ErrGroupUnknown
+			return &openflow.ErrGroupUnknown
 		}
-		cur := s.pipe.Group(m.GroupID)
+		cur := st.tx.Group(m.GroupID)
 		n := *cur
 		n.Buckets = slices.Clone(cur.Buckets)
 		pos := -1
@@ -506,12 +430,12 @@ func (s *Switch) groupModLocked(m *openflow.GroupMod, g *flow.GroupEntry) ([]rem
 		default:
 			pos = slices.IndexFunc(n.Buckets, func(b flow.Bucket) bool { return b.ID == m.CommandBucketID })
 			if pos < 0 {
-				return nil, &openflow.ErrGroupUnknownBucket
+				return &openflow.ErrGroupUnknownBucket
 			}
 		}
 		if m.Command == openflow.GroupInsertBucket {
 			if m.CommandBucketID == openflow.BucketAll {
-				return nil, &openflow.ErrGroupUnknownBucket
+				return &openflow.ErrGroupUnknownBucket
 			}
 			next := uint32(0)
 			for _, b := range n.Buckets {
@@ -526,7 +450,7 @@ func (s *Switch) groupModLocked(m *openflow.GroupMod, g *flow.GroupEntry) ([]rem
 			}
 			n.Buckets = slices.Insert(n.Buckets, pos, nb...)
 			if e := checkBucketIDs(n.Buckets); e != nil {
-				return nil, e
+				return e
 			}
 		} else {
 			switch m.CommandBucketID {
@@ -542,12 +466,12 @@ func (s *Switch) groupModLocked(m *openflow.GroupMod, g *flow.GroupEntry) ([]rem
 				}
 			}
 		}
-		if err := s.pipe.AddGroups([]*flow.GroupEntry{&n}); err != nil {
-			return nil, &errGroupInvalid
+		if err := st.tx.SetGroup(&n); err != nil {
+			return &errGroupInvalid
 		}
-		return nil, nil
+		return nil
 	}
-	return nil, &openflow.ErrGroupBadCommand
+	return &openflow.ErrGroupBadCommand
 }
 
 // checkBucketIDs refuses two buckets with one id (OFPGMFC_BUCKET_EXISTS).
@@ -571,50 +495,29 @@ func checkBucketIDs(bs []flow.Bucket) *openflow.Error {
 
 // meterModLocked applies a METER_MOD. Deleting a meter deletes the flows that use it, as OVS
 // does (FLOW_REMOVED reason meter_delete).
-func (s *Switch) meterModLocked(m *openflow.MeterMod, e *flow.MeterEntry) ([]removed, *openflow.Error) {
-	_, exists := s.meters[m.MeterID]
+func (s *Switch) meterModLocked(st *staged, m *openflow.MeterMod, e *flow.MeterEntry) *openflow.Error {
+	_, exists := st.meters[m.MeterID]
 	switch m.Command {
 	case openflow.MeterAdd, openflow.MeterModify:
 		if m.Command == openflow.MeterAdd && exists {
-			return nil, &openflow.ErrMeterExists
+			return &openflow.ErrMeterExists
 		}
 		if m.Command == openflow.MeterModify && !exists {
-			return nil, &openflow.ErrMeterUnknown
+			return &openflow.ErrMeterUnknown
 		}
-		s.pipe.AddMeters([]*flow.MeterEntry{e})
-		at := s.opts.Clock()
+		st.tx.SetMeter(e)
+		at := st.now
 		if exists {
-			at = s.meters[m.MeterID].added
+			at = st.meters[m.MeterID].added
 		}
-		s.meters[m.MeterID] = &meterEntry{e: e, added: at}
-		return nil, nil
+		st.meters[m.MeterID] = &meterEntry{e: e, added: at}
+		return nil
 	}
-	var rem []removed
-	for _, id := range selectIDs(s.meters, m.MeterID, openflow.MeterAll) {
-		for _, en := range s.pipe.Flows() {
-			f := en.Flow
-			if !usesMeter(f, id) {
-				continue
-			}
-			p, by := en.Stats()
-			rem = append(rem, removed{f: f, table: f.Table, reason: openflow.RemovedMeterDelete, added: s.added[f], packets: p, bytes: by})
-			delete(s.added, f)
-			s.pipe.DeleteFlows(f.Table, false, classifier.Filter{Match: f.Match, Priority: f.Priority, Strict: true})
-		}
-		// The pipeline has no meter removal: the entry stays there unused, and the switch
-		// refuses new flows naming it.
-		delete(s.meters, id)
+	for _, id := range selectIDs(st.meters, m.MeterID, openflow.MeterAll) {
+		st.delete(st.tx.DeleteMeter(id), openflow.RemovedMeterDelete)
+		delete(st.meters, id)
 	}
-	return rem, nil
-}
-
-func usesMeter(f *flow.Flow, id uint32) bool {
-	for _, a := range f.Instructions.Apply {
-		if m, ok := a.(*flow.Meter); ok && m.MeterID == id {
-			return true
-		}
-	}
-	return false
+	return nil
 }
 
 // sendRemoved sends FLOW_REMOVED for the removed flows that asked for it.

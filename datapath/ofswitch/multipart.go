@@ -6,6 +6,7 @@ import (
 
 	"github.com/sluicenet/sluice/datapath/flow"
 	"github.com/sluicenet/sluice/datapath/openflow"
+	"github.com/sluicenet/sluice/datapath/pipeline"
 )
 
 // Description strings (OFPMP_DESC).
@@ -125,7 +126,7 @@ func (c *conn) handleMultipart(h openflow.Header, m openflow.Message, raw []byte
 			me := s.meters[id]
 			var n uint32
 			for _, e := range flows {
-				if usesMeter(e.Flow, id) {
+				if pipeline.UsesMeter(e.Flow, id) {
 					n++
 				}
 			}
@@ -179,9 +180,7 @@ func (s *Switch) flowDescs(ff *openflow.FlowFilter) []openflow.FlowDesc {
 		c := *g
 		p, b := e.Stats()
 		c.Stats = flow.Stats{Valid: true, Packets: p, Bytes: b, IdleAge: -1, HardAge: -1}
-		if at, ok := s.added[g]; ok {
-			c.Stats.Duration = now.Sub(at)
-		}
+		c.Stats.Duration = now.Sub(e.Added())
 		d, err := openflow.FlowDescFor(&c)
 		if err != nil {
 			s.log.Error("encode flow", "flow", g.String(), "err", err)

@@ -124,14 +124,11 @@ type Switch struct {
 	// guards the maps below.
 	mu      sync.Mutex
 	ports   map[uint32]*portEntry
-	added   map[*flow.Flow]time.Time // when each flow the switch added was added
-	groups  map[uint32]time.Time     // groups and when they were added
+	groups  map[uint32]time.Time // groups and when they were added
 	meters  map[uint32]*meterEntry
 	conns   map[*conn]struct{}
 	roleGen uint64
 	genSet  bool
-
-	sweeps int // timeout sweeps so far (guarded by mu)
 
 	ln     net.Listener
 	wg     sync.WaitGroup
@@ -174,7 +171,7 @@ func New(opts Options) *Switch {
 		opts.Clock = time.Now
 	}
 	s := &Switch{opts: opts, log: opts.Logger, pipe: opts.Pipeline,
-		ports: map[uint32]*portEntry{}, added: map[*flow.Flow]time.Time{},
+		ports:  map[uint32]*portEntry{},
 		groups: map[uint32]time.Time{}, meters: map[uint32]*meterEntry{}, conns: map[*conn]struct{}{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -415,30 +412,14 @@ func (s *Switch) expireLoop(ctx context.Context) {
 func (s *Switch) Expire() {
 	s.mu.Lock()
 	now := s.opts.Clock()
-	// The pipeline returns expired flows without their entries: note the counters of those
-	// that will need a FLOW_REMOVED first.
-	counts := map[*flow.Flow][2]uint64{}
-	for _, e := range s.pipe.Flows() {
-		if f := e.Flow; f.Flags&flow.FlagSendFlowRem != 0 && (f.IdleTimeout != 0 || f.HardTimeout != 0) {
-			p, b := e.Stats()
-			counts[f] = [2]uint64{p, b}
-		}
-	}
-	gone := s.pipe.Expire(now)
 	var rem []removed
-	for _, f := range gone {
+	for _, x := range s.pipe.Expire(now) {
 		reason := uint8(openflow.RemovedIdleTimeout)
-		at, ok := s.added[f]
-		if f.HardTimeout != 0 && ok && now.Sub(at) >= time.Duration(f.HardTimeout)*time.Second {
+		if x.Reason == pipeline.ExpireHard {
 			reason = openflow.RemovedHardTimeout
 		}
-		c := counts[f]
-		rem = append(rem, removed{f: f, reason: reason, added: at, packets: c[0], bytes: c[1]})
-		delete(s.added, f)
-	}
-	s.sweeps++
-	if s.sweeps%pruneEvery == 0 {
-		s.pruneAddedLocked()
+		p, b := x.Stats()
+		rem = append(rem, removed{f: x.Flow, reason: reason, added: x.Added(), packets: p, bytes: b})
 	}
 	s.mu.Unlock()
 	s.sendRemoved(rem, nil)
@@ -470,21 +451,4 @@ func (s *Switch) portMod(m *openflow.PortMod) *openflow.Error {
 		return &openflow.Error{ErrType: openflow.ErrTypePortModFailed, Code: 0}
 	}
 	return nil
-}
-
-// pruneEvery is how many timeout sweeps pass between prunes of the add-time map.
-const pruneEvery = 30
-
-// pruneAddedLocked forgets the add times of flows that left the tables without the switch
-// seeing them go (replaced by an add or a modify).
-func (s *Switch) pruneAddedLocked() {
-	live := make(map[*flow.Flow]bool, len(s.added))
-	for _, e := range s.pipe.Flows() {
-		live[e.Flow] = true
-	}
-	for f := range s.added {
-		if !live[f] {
-			delete(s.added, f)
-		}
-	}
 }

@@ -49,7 +49,11 @@
 //
 // # Concurrency
 //
-// A Pipeline is safe for concurrent use; flows change through transactions that publish a new
-// snapshot atomically. A Runner holds one goroutine's cache and scratch buffers and must not be
+// A Pipeline is safe for concurrent use. Every change goes through a Tx (Begin ... Commit), which
+// may mix flow adds, modifies and deletes with group and meter changes: the flow tables, groups
+// and meters are published together with one pointer store, and each translation reads that
+// pointer once, so a packet sees a whole transaction or none of it. Commit returns the deleted
+// flows with their counters; an add that replaces a flow and a modify carry its counters over
+// (unless reset_counts), and a modify keeps its install time, as OVS does. A Runner holds one goroutine's cache and scratch buffers and must not be
 // shared.
 package pipeline

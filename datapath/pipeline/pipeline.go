@@ -51,9 +51,8 @@ type Pipeline struct {
 	tables *classifier.Tables[*Entry]
 	ct     *conntrack.Table
 
-	mu      sync.Mutex // serialises writers (flows, groups, meters, ports)
-	groups  atomic.Pointer[map[uint32]*flow.GroupEntry]
-	meters  atomic.Pointer[map[uint32]*flow.MeterEntry]
+	mu      sync.Mutex                      // serialises writers (flows, groups, meters, ports)
+	state   atomic.Pointer[state]           // tables, groups and meters, published together by a Tx
 	ports   atomic.Pointer[map[uint32]bool] // nil: every port exists
 	version atomic.Uint64                   // bumped after every change; never 0
 
@@ -69,14 +68,27 @@ type Pipeline struct {
 type Entry struct {
 	Flow *flow.Flow
 
-	packets  atomic.Uint64
-	bytes    atomic.Uint64
+	// c is own, or the counters of the flow this one replaced when they carried over (an add
+	// replacing a flow, a modify), so packets still counted into the replaced entry land in
+	// the same counters, as OVS forwards a replaced rule's late statistics.
+	c        *counters
+	own      counters
 	added    time.Time
 	lastUsed atomic.Int64 // unix nanoseconds
 }
 
+// counters are a flow's packet and byte counts.
+type counters struct {
+	packets atomic.Uint64
+	bytes   atomic.Uint64
+}
+
 // Stats returns the entry's packet and byte counters.
-func (e *Entry) Stats() (packets, bytes uint64) { return e.packets.Load(), e.bytes.Load() }
+func (e *Entry) Stats() (packets, bytes uint64) { return e.c.packets.Load(), e.c.bytes.Load() }
+
+// Added returns when the flow was installed (by a controller or by learn()); a modify keeps
+// the time of the flow it modified, as OVS keeps a flow's duration.
+func (e *Entry) Added() time.Time { return e.added }
 
 // New returns a pipeline with empty tables.
 func New(opts Options) *Pipeline {
@@ -92,10 +104,7 @@ func New(opts Options) *Pipeline {
 		p.ct = conntrack.New(conntrack.DefaultOptions())
 	}
 	p.tables = classifier.New[*Entry](classifier.DefaultOptions())
-	g := map[uint32]*flow.GroupEntry{}
-	p.groups.Store(&g)
-	m := map[uint32]*flow.MeterEntry{}
-	p.meters.Store(&m)
+	p.state.Store(&state{snap: p.tables.Load(), groups: map[uint32]*flow.GroupEntry{}, meters: map[uint32]*flow.MeterEntry{}})
 	if opts.Ports != nil {
 		p.SetPorts(opts.Ports)
 	}
@@ -104,16 +113,42 @@ func New(opts Options) *Pipeline {
 	return p
 }
 
+// ExpireReason is why Expire removed a flow (OpenFlow's flow-removed reason).
+type ExpireReason uint8
+
+// The reasons a timeout removes a flow.
+const (
+	ExpireIdle ExpireReason = iota // OFPRR_IDLE_TIMEOUT
+	ExpireHard                     // OFPRR_HARD_TIMEOUT
+)
+
+// String returns the reason as ovs-ofctl prints it.
+func (r ExpireReason) String() string {
+	if r == ExpireHard {
+		return "hard"
+	}
+	return "idle"
+}
+
+// Expired is a flow a timeout removed: its entry (flow, counters as of the removal, install
+// time) and which timeout it was.
+type Expired struct {
+	*Entry
+	Reason ExpireReason
+}
+
 // Expire removes the flows whose hard timeout has passed since they were added or whose idle
-// timeout has passed since a packet last matched them, and returns them (for flow-removed
-// messages). Call it periodically (OVS checks about once a second); it also advances the
-// coarse clock that packets stamp flows with, so idle times are accurate to that period.
-func (p *Pipeline) Expire(now time.Time) []*flow.Flow {
+// timeout has passed since a packet last matched them, and returns them with their counters
+// and reason (for flow-removed messages; the hard timeout wins when both passed, as in OVS).
+// Call it periodically (OVS checks about once a second); it also advances the coarse clock
+// that packets stamp flows with, so idle times are accurate to that period.
+func (p *Pipeline) Expire(now time.Time) []Expired {
 	p.now.Store(now.UnixNano())
-	snap := p.tables.Load()
+	snap := p.state.Load().snap
 	type victim struct {
-		table uint8
-		r     *classifier.Rule[*Entry]
+		table  uint8
+		r      *classifier.Rule[*Entry]
+		reason ExpireReason
 	}
 	var vs []victim
 	for id := 0; id < classifier.NumTables; id++ {
@@ -122,25 +157,25 @@ func (p *Pipeline) Expire(now time.Time) []*flow.Flow {
 			f := e.Flow
 			hard := f.HardTimeout != 0 && now.Sub(e.added) >= time.Duration(f.HardTimeout)*time.Second
 			idle := f.IdleTimeout != 0 && now.UnixNano()-e.lastUsed.Load() >= int64(time.Duration(f.IdleTimeout)*time.Second)
-			if hard || idle {
-				vs = append(vs, victim{uint8(id), r})
+			switch {
+			case hard:
+				vs = append(vs, victim{uint8(id), r, ExpireHard})
+			case idle:
+				vs = append(vs, victim{uint8(id), r, ExpireIdle})
 			}
 		}
 	}
 	if len(vs) == 0 {
 		return nil
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	tx := p.tables.Begin()
-	var out []*flow.Flow
+	tx := p.Begin()
+	var out []Expired
 	for _, v := range vs {
-		if tx.DeleteRule(v.table, v.r) {
-			out = append(out, v.r.Payload.Flow)
+		if tx.tx.DeleteRule(v.table, v.r) {
+			out = append(out, Expired{Entry: v.r.Payload, Reason: v.reason})
 		}
 	}
 	tx.Commit()
-	p.version.Add(1)
 	p.log.Debug("flows expired", "count", len(out))
 	return out
 }
@@ -200,22 +235,14 @@ var ErrUnknownMeter = errors.New("unknown meter")
 // priority is replaced) as one transaction: all become visible at once, or, if any is invalid,
 // none. The error names the offending flow.
 func (p *Pipeline) AddFlows(flows []*flow.Flow) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	groups, meters := *p.groups.Load(), *p.meters.Load()
-	tx := p.tables.Begin()
+	tx := p.Begin()
 	for _, f := range flows {
-		if err := p.checkFlow(f, groups, meters); err != nil {
+		if err := tx.AddFlow(f); err != nil {
 			tx.Discard()
 			return err
 		}
-		if _, _, err := tx.Replace(f.Table, ruleFor(f, p.opts.Clock())); err != nil {
-			tx.Discard()
-			return fmt.Errorf("add flow %q: %w", f.String(), err)
-		}
 	}
 	tx.Commit()
-	p.version.Add(1)
 	p.log.Debug("flows added", "count", len(flows))
 	return nil
 }
@@ -245,14 +272,11 @@ func (p *Pipeline) checkFlow(f *flow.Flow, groups map[uint32]*flow.GroupEntry, m
 // AddMeters adds or replaces meters. Flows may then name them in meter actions; the pipeline
 // counts metered packets but does not enforce rates (see docs/pipeline.md).
 func (p *Pipeline) AddMeters(meters []*flow.MeterEntry) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	m := maps.Clone(*p.meters.Load())
+	tx := p.Begin()
 	for _, e := range meters {
-		m[e.ID] = e
+		tx.SetMeter(e)
 	}
-	p.meters.Store(&m)
-	p.version.Add(1)
+	tx.Commit()
 }
 
 // ruleFor wraps a flow as a classifier rule; a flow whose only actions are conjunction()
@@ -260,6 +284,7 @@ func (p *Pipeline) AddMeters(meters []*flow.MeterEntry) {
 func ruleFor(f *flow.Flow, now time.Time) classifier.Rule[*Entry] {
 	r := classifier.Rule[*Entry]{Match: f.Match, Priority: f.Priority, Cookie: f.Cookie,
 		Payload: &Entry{Flow: f, added: now}}
+	r.Payload.c = &r.Payload.own
 	for _, a := range f.Instructions.Apply {
 		if c, ok := a.(*flow.Conjunction); ok {
 			r.Conj = append(r.Conj, classifier.Conjunction{ID: c.ID, Clause: c.Clause, NClauses: c.NClauses})
@@ -272,23 +297,15 @@ func ruleFor(f *flow.Flow, now time.Time) classifier.Rule[*Entry] {
 // DeleteFlows removes the flows of table (or every table when all is true) that filter selects
 // and returns how many went.
 func (p *Pipeline) DeleteFlows(table uint8, all bool, filter classifier.Filter) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	tx := p.tables.Begin()
-	n := 0
-	for id := 0; id < classifier.NumTables; id++ {
-		if all || uint8(id) == table {
-			n += len(tx.Delete(uint8(id), filter, nil))
-		}
-	}
+	tx := p.Begin()
+	n := len(tx.DeleteFlows(table, all, filter, nil))
 	tx.Commit()
-	p.version.Add(1)
 	return n
 }
 
 // Flows returns every flow, by table, then priority descending, then the time it was added.
 func (p *Pipeline) Flows() []*Entry {
-	snap := p.tables.Load()
+	snap := p.state.Load().snap
 	var out []*Entry
 	for id := 0; id < classifier.NumTables; id++ {
 		var rules []*classifier.Rule[*Entry]
@@ -308,54 +325,29 @@ func (p *Pipeline) Flows() []*Entry {
 	return out
 }
 
-// AddGroups adds or replaces groups (OpenFlow's add then modify); buckets without an ID are
-// numbered by position, as OVS numbers them.
+// AddGroups adds or replaces groups (OpenFlow's add then modify) in one transaction; buckets
+// without an ID are numbered by position, as OVS numbers them.
 func (p *Pipeline) AddGroups(groups []*flow.GroupEntry) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	m := maps.Clone(*p.groups.Load())
+	tx := p.Begin()
 	for _, g := range groups {
-		if g.Type == flow.GroupSelect && g.SelectionMethod == "hash" && len(g.Fields) == 0 {
-			return fmt.Errorf("add group %d: selection_method=hash needs fields", g.ID)
+		if err := tx.SetGroup(g); err != nil {
+			tx.Discard()
+			return err
 		}
-		c := *g
-		c.Buckets = slices.Clone(g.Buckets)
-		for i := range c.Buckets {
-			if c.Buckets[i].ID == flow.BucketIDNone {
-				c.Buckets[i].ID = uint32(i)
-			}
-		}
-		m[g.ID] = &c
 	}
-	p.groups.Store(&m)
-	p.version.Add(1)
+	tx.Commit()
 	return nil
 }
 
 // DeleteGroup removes a group and, as OVS does, every flow that sends packets to it.
 func (p *Pipeline) DeleteGroup(id uint32) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	m := maps.Clone(*p.groups.Load())
-	delete(m, id)
-	p.groups.Store(&m)
-	tx := p.tables.Begin()
-	for t := 0; t < classifier.NumTables; t++ {
-		tx.Delete(uint8(t), classifier.Filter{}, func(r *classifier.Rule[*Entry]) bool {
-			for _, a := range r.Payload.Flow.Instructions.Apply {
-				if g, ok := a.(*flow.Group); ok && g.GroupID == id {
-					return true
-				}
-			}
-			return false
-		})
-	}
+	tx := p.Begin()
+	tx.DeleteGroup(id)
 	tx.Commit()
-	p.version.Add(1)
 }
 
 // Group returns a group by ID, or nil.
-func (p *Pipeline) Group(id uint32) *flow.GroupEntry { return (*p.groups.Load())[id] }
+func (p *Pipeline) Group(id uint32) *flow.GroupEntry { return p.state.Load().groups[id] }
 
 // DropReason is why the pipeline dropped a packet it parsed (parse failures are counted by
 // packet.DropReason, see Drops).

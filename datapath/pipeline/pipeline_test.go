@@ -486,16 +486,22 @@ table=0,priority=30,tcp,tp_dst=81,hard_timeout=100000,actions=output:4
 	}
 	now = now.Add(11 * time.Second)
 	gone := p.Expire(now)
-	if len(gone) != 1 || gone[0].IdleTimeout != 10 {
+	if len(gone) != 1 || gone[0].Flow.IdleTimeout != 10 {
 		t.Fatalf("after 11 idle seconds: expired %v, want the idle_timeout=10 flow", gone)
+	}
+	if gone[0].Reason != ExpireIdle {
+		t.Errorf("idle flow's reason: got %v, want idle", gone[0].Reason)
+	}
+	if packets, _ := gone[0].Stats(); packets != 3 {
+		t.Errorf("idle flow's packet count: got %d, want 3", packets)
 	}
 	r.Process(f80, 1, &res)
 	if got := outputsOf(&res); !sameUint32s(got, []uint32{2}) {
 		t.Errorf("after expiry: outputs %v, want [2] (the cache must not keep the expired flow)", got)
 	}
 	now = now.Add(100000 * time.Second)
-	if gone := p.Expire(now); len(gone) != 1 || gone[0].HardTimeout != 100000 {
-		t.Errorf("a day later: expired %v, want the hard_timeout=100000 flow", gone)
+	if gone := p.Expire(now); len(gone) != 1 || gone[0].Flow.HardTimeout != 100000 || gone[0].Reason != ExpireHard {
+		t.Errorf("a day later: expired %v, want the hard_timeout=100000 flow, reason hard", gone)
 	}
 	if packets, _ := p.Flows()[0].Stats(); packets != 1 {
 		t.Errorf("remaining flow's packet count: got %d, want 1", packets)

@@ -213,8 +213,8 @@ func (r *Runner) exec(prog *program, st *pktState, depth int, res *Result) {
 	n := uint64(st.end - st.start)
 	now := r.p.now.Load()
 	for _, e := range prog.entries {
-		e.packets.Add(1)
-		e.bytes.Add(n)
+		e.c.packets.Add(1)
+		e.c.bytes.Add(n)
 		if e.lastUsed.Load() != now {
 			e.lastUsed.Store(now)
 		}

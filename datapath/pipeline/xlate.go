@@ -44,8 +44,9 @@ func (p *Pipeline) translate(key *flow.Key, table uint8, tr *TracePass, learn bo
 // translateWC is translate that also reports, in wc (when not nil), the key bits the program
 // depends on.
 func (p *Pipeline) translateWC(key *flow.Key, table uint8, tr *TracePass, learn bool, wc *flow.Key) *program {
+	st := p.state.Load()
 	x := xlate{
-		p: p, snap: p.tables.Load(), groups: *p.groups.Load(),
+		p: p, snap: st.snap, groups: st.groups,
 		key: *key, base: *key,
 		prog:  &program{cacheable: true},
 		learn: learn, tr: tr, cur: -1,
@@ -741,11 +742,11 @@ func setMatchBits(m *flow.Match, sf flow.Subfield, hi, lo uint64) {
 // Like OVS it does not validate the flow as a controller's flow_mod would be: a learned
 // output:reg with reg zero is installed as output:0, a load into ct_label as such.
 func (p *Pipeline) learnFlow(f *flow.Flow) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if _, _, err := p.tables.Replace(f.Table, ruleFor(f, p.opts.Clock())); err != nil {
+	tx := p.Begin()
+	if err := tx.learnFlow(f); err != nil {
+		tx.Discard()
 		return err
 	}
-	p.version.Add(1)
+	tx.Commit()
 	return nil
 }
