@@ -78,9 +78,13 @@ lint:
 fuzz:
 	FUZZTIME=$(or $(FUZZTIME),30s) hack/fuzz.sh '$(or $(FUZZ),.)'
 
-## bench: go benchmarks of the datapath packages (netperf reports arrive with bench/).
+## bench: Go benchmarks of every package (as root also the privileged ones: netperf through the
+## forwarding loop, sluice-datapath and OVS afxdp side by side). The netperf harness with
+## reports and charts arrives with bench/.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+	hack/deps.sh bench
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime=1x -timeout 60m ./datapath/forward/ ./datapath/bridge/
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m $$($(GO) list $(PKGS) | grep -v -e /datapath/forward -e /datapath/bridge)
 
 clean:
 	rm -rf $(BIN)

@@ -13,7 +13,7 @@ want=${1:-all}
 # Packages by purpose. clang/llvm/libbpf-dev are only needed to regenerate the committed
 # bpf2go output (make generate); tests never compile C.
 build_pkgs=(clang llvm libbpf-dev)
-test_pkgs=(openvswitch-switch iproute2 iputils-ping ethtool iperf3 tcpdump conntrack nftables procps psmisc)
+test_pkgs=(openvswitch-switch iproute2 iputils-ping util-linux coreutils ethtool iperf3 tcpdump conntrack nftables procps psmisc)
 bench_pkgs=(netperf)
 
 pkgs=()
