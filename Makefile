@@ -83,8 +83,8 @@ fuzz:
 ## reports and charts arrives with bench/.
 bench:
 	hack/deps.sh bench
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime=1x -timeout 60m ./datapath/forward/ ./datapath/bridge/
-	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m $$($(GO) list $(PKGS) | grep -v -e /datapath/forward -e /datapath/bridge)
+	$(GO) test -run '^$$' -bench . -skip Privileged -benchmem $(PKGS)
+	$(GO) test -run '^$$' -bench Privileged -benchtime=1x -timeout 60m $(PKGS)
 
 clean:
 	rm -rf $(BIN)
