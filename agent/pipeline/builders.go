@@ -161,8 +161,9 @@ func NodeFlows(c NodeConfig) ([]*flow.Flow, error) {
 	b.add(TableL3Forwarding, prioHigh, fmt.Sprintf("ip,nw_dst=%s", gwIP),
 		fmt.Sprintf("set_field:%s->eth_dst,%s,%s", gwMAC, PktDest.Load(DestGateway), gotoT(TableEgressMark)))
 	for _, p := range c.PodCIDRs {
-		// A pod CIDR address without a pod: nothing to forward to.
-		b.add(TableL3Forwarding, prioLowest, fmt.Sprintf("ip,%s,nw_dst=%s", RewriteMAC.Match(1), p.Masked()), "drop")
+		// A pod CIDR address without a pod (never allocated, or the pod is gone): the host
+		// routes the CIDR back to the gateway, so sending it there would only loop.
+		b.add(TableL3Forwarding, prioLowest, fmt.Sprintf("ip,nw_dst=%s", p.Masked()), "drop")
 	}
 	b.add(TableL3Forwarding, prioDefault, "",
 		fmt.Sprintf("set_field:%s->eth_dst,%s,%s", gwMAC, PktDest.Load(DestGateway), gotoT(TableEgressMark)))
