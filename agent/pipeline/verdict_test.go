@@ -90,67 +90,73 @@ const (
 	macGW = "0e:00:00:00:00:01"
 )
 
+// verdictCase is one packet sent into the test node's pipeline and what must become of it.
+type verdictCase struct {
+	name   string
+	inPort uint32
+	match  string
+	want   delivery
+}
+
+// verdictCases are checked on Sluice's pipeline (TestVerdicts) and on a real ovs-vswitchd
+// (TestPrivilegedOVSAgrees).
+var verdictCases = []verdictCase{
+	{"pod A to pod B ICMP on the same subnet is switched", 3,
+		"icmp,icmp_type=8,dl_src=" + macA + ",dl_dst=" + macB + ",nw_src=10.10.0.3,nw_dst=10.10.0.4,nw_ttl=64",
+		delivery{4, map[flow.Field]uint64{flow.FieldEthDst: mac(macB), flow.FieldEthSrc: mac(macA), flow.FieldNwTTL: 64}}},
+	{"pod A to pod B TCP through the gateway MAC is routed", 3,
+		"tcp,tcp_flags=0x002,dl_src=" + macA + ",dl_dst=" + macGW + ",nw_src=10.10.0.3,nw_dst=10.10.0.4,tp_src=40000,tp_dst=80,nw_ttl=64",
+		delivery{4, map[flow.Field]uint64{flow.FieldEthDst: mac(macB), flow.FieldEthSrc: mac(macGW), flow.FieldNwTTL: 63}}},
+	{"pod A to the gateway IP", 3,
+		"icmp,icmp_type=8,dl_src=" + macA + ",dl_dst=" + macGW + ",nw_src=10.10.0.3,nw_dst=10.10.0.1,nw_ttl=64",
+		delivery{2, map[flow.Field]uint64{flow.FieldEthDst: mac(macGW), flow.FieldNwTTL: 64}}},
+	{"pod A to the outside goes to the gateway", 3,
+		"udp,dl_src=" + macA + ",dl_dst=" + macGW + ",nw_src=10.10.0.3,nw_dst=203.0.113.5,udp_src=5000,udp_dst=53,nw_ttl=64",
+		delivery{2, map[flow.Field]uint64{flow.FieldEthDst: mac(macGW), flow.FieldNwDst: ip4("203.0.113.5")}}},
+	{"host through the gateway to pod B", 2,
+		"tcp,tcp_flags=0x002,dl_src=" + macGW + ",dl_dst=" + macB + ",nw_src=10.10.0.1,nw_dst=10.10.0.4,tp_src=41000,tp_dst=8080,nw_ttl=64",
+		delivery{4, map[flow.Field]uint64{flow.FieldEthDst: mac(macB), flow.FieldNwTTL: 64}}},
+	{"node IP through the gateway to pod A", 2,
+		"icmp,icmp_type=8,dl_src=" + macGW + ",dl_dst=" + macA + ",nw_src=192.0.2.11,nw_dst=10.10.0.3,nw_ttl=64",
+		delivery{3, map[flow.Field]uint64{flow.FieldEthDst: mac(macA)}}},
+	{"ARP from pod A for the gateway is answered with the gateway MAC", 3,
+		"arp,arp_op=1,dl_src=" + macA + ",dl_dst=ff:ff:ff:ff:ff:ff,arp_spa=10.10.0.3,arp_tpa=10.10.0.1,arp_sha=" + macA,
+		delivery{3, map[flow.Field]uint64{flow.FieldArpOp: 2, flow.FieldEthSrc: mac(macGW), flow.FieldEthDst: mac(macA),
+			flow.FieldArpSha: mac(macGW), flow.FieldArpSpa: ip4("10.10.0.1"), flow.FieldArpTha: mac(macA), flow.FieldArpTpa: ip4("10.10.0.3")}}},
+	{"ARP from pod A for pod B is answered with B's MAC", 3,
+		"arp,arp_op=1,dl_src=" + macA + ",dl_dst=ff:ff:ff:ff:ff:ff,arp_spa=10.10.0.3,arp_tpa=10.10.0.4,arp_sha=" + macA,
+		delivery{3, map[flow.Field]uint64{flow.FieldArpOp: 2, flow.FieldArpSha: mac(macB), flow.FieldArpSpa: ip4("10.10.0.4")}}},
+	{"ARP from the host for pod B is answered with B's MAC", 2,
+		"arp,arp_op=1,dl_src=" + macGW + ",dl_dst=ff:ff:ff:ff:ff:ff,arp_spa=10.10.0.1,arp_tpa=10.10.0.4,arp_sha=" + macGW,
+		delivery{2, map[flow.Field]uint64{flow.FieldArpOp: 2, flow.FieldArpSha: mac(macB), flow.FieldEthDst: mac(macGW)}}},
+	{"ARP reply from the host to pod A is forwarded", 2,
+		"arp,arp_op=2,dl_src=" + macGW + ",dl_dst=" + macA + ",arp_spa=10.10.0.1,arp_tpa=10.10.0.3,arp_sha=" + macGW + ",arp_tha=" + macA,
+		delivery{3, map[flow.Field]uint64{flow.FieldArpOp: 2}}},
+	{"ARP request for an unknown address is not flooded", 3,
+		"arp,arp_op=1,dl_src=" + macA + ",dl_dst=ff:ff:ff:ff:ff:ff,arp_spa=10.10.0.3,arp_tpa=10.10.0.99,arp_sha=" + macA,
+		delivery{}},
+	{"spoofed source IP from pod A is dropped", 3,
+		"icmp,icmp_type=8,dl_src=" + macA + ",dl_dst=" + macB + ",nw_src=10.10.0.4,nw_dst=10.10.0.4,nw_ttl=64", delivery{}},
+	{"spoofed source MAC from pod A is dropped", 3,
+		"icmp,icmp_type=8,dl_src=0a:58:0a:0a:00:99,dl_dst=" + macB + ",nw_src=10.10.0.3,nw_dst=10.10.0.4,nw_ttl=64", delivery{}},
+	{"pod A's IP from pod B's port is dropped", 4,
+		"icmp,icmp_type=8,dl_src=" + macA + ",dl_dst=" + macGW + ",nw_src=10.10.0.3,nw_dst=10.10.0.1,nw_ttl=64", delivery{}},
+	{"spoofed ARP sender IP from pod A is dropped", 3,
+		"arp,arp_op=1,dl_src=" + macA + ",dl_dst=ff:ff:ff:ff:ff:ff,arp_spa=10.10.0.4,arp_tpa=10.10.0.1,arp_sha=" + macA, delivery{}},
+	{"spoofed ARP sender MAC from pod A is dropped", 3,
+		"arp,arp_op=1,dl_src=" + macA + ",dl_dst=ff:ff:ff:ff:ff:ff,arp_spa=10.10.0.3,arp_tpa=10.10.0.1,arp_sha=" + macB, delivery{}},
+	{"packet from an unknown port is dropped", 5,
+		"icmp,icmp_type=8,dl_src=0a:58:0a:0a:00:05,dl_dst=" + macB + ",nw_src=10.10.0.5,nw_dst=10.10.0.4,nw_ttl=64", delivery{}},
+	{"routed packet to a pod CIDR address without a pod is dropped", 3,
+		"icmp,icmp_type=8,dl_src=" + macA + ",dl_dst=" + macGW + ",nw_src=10.10.0.3,nw_dst=10.10.0.99,nw_ttl=64", delivery{}},
+	{"host to a pod CIDR address without a pod is dropped, not looped", 2,
+		"icmp,icmp_type=8,dl_src=" + macGW + ",dl_dst=0a:58:0a:0a:00:63,nw_src=10.10.0.1,nw_dst=10.10.0.99,nw_ttl=64", delivery{}},
+	{"IPv6 is dropped (not supported yet)", 3,
+		"icmp6,icmpv6_type=128,dl_src=" + macA + ",dl_dst=" + macB + ",ipv6_src=fd00::3,ipv6_dst=fd00::4", delivery{}},
+}
+
 func TestVerdicts(t *testing.T) {
-	cases := []struct {
-		name   string
-		inPort uint32
-		match  string
-		want   delivery
-	}{
-		{"pod A to pod B ICMP on the same subnet is switched", 3,
-			"icmp,icmp_type=8,dl_src=" + macA + ",dl_dst=" + macB + ",nw_src=10.10.0.3,nw_dst=10.10.0.4,nw_ttl=64",
-			delivery{4, map[flow.Field]uint64{flow.FieldEthDst: mac(macB), flow.FieldEthSrc: mac(macA), flow.FieldNwTTL: 64}}},
-		{"pod A to pod B TCP through the gateway MAC is routed", 3,
-			"tcp,tcp_flags=+syn,dl_src=" + macA + ",dl_dst=" + macGW + ",nw_src=10.10.0.3,nw_dst=10.10.0.4,tp_src=40000,tp_dst=80,nw_ttl=64",
-			delivery{4, map[flow.Field]uint64{flow.FieldEthDst: mac(macB), flow.FieldEthSrc: mac(macGW), flow.FieldNwTTL: 63}}},
-		{"pod A to the gateway IP", 3,
-			"icmp,icmp_type=8,dl_src=" + macA + ",dl_dst=" + macGW + ",nw_src=10.10.0.3,nw_dst=10.10.0.1,nw_ttl=64",
-			delivery{2, map[flow.Field]uint64{flow.FieldEthDst: mac(macGW), flow.FieldNwTTL: 64}}},
-		{"pod A to the outside goes to the gateway", 3,
-			"udp,dl_src=" + macA + ",dl_dst=" + macGW + ",nw_src=10.10.0.3,nw_dst=203.0.113.5,tp_src=5000,tp_dst=53,nw_ttl=64",
-			delivery{2, map[flow.Field]uint64{flow.FieldEthDst: mac(macGW), flow.FieldNwDst: ip4("203.0.113.5")}}},
-		{"host through the gateway to pod B", 2,
-			"tcp,tcp_flags=+syn,dl_src=" + macGW + ",dl_dst=" + macB + ",nw_src=10.10.0.1,nw_dst=10.10.0.4,tp_src=41000,tp_dst=8080,nw_ttl=64",
-			delivery{4, map[flow.Field]uint64{flow.FieldEthDst: mac(macB), flow.FieldNwTTL: 64}}},
-		{"node IP through the gateway to pod A", 2,
-			"icmp,icmp_type=8,dl_src=" + macGW + ",dl_dst=" + macA + ",nw_src=192.0.2.11,nw_dst=10.10.0.3,nw_ttl=64",
-			delivery{3, map[flow.Field]uint64{flow.FieldEthDst: mac(macA)}}},
-		{"ARP from pod A for the gateway is answered with the gateway MAC", 3,
-			"arp,arp_op=1,dl_src=" + macA + ",dl_dst=ff:ff:ff:ff:ff:ff,arp_spa=10.10.0.3,arp_tpa=10.10.0.1,arp_sha=" + macA,
-			delivery{3, map[flow.Field]uint64{flow.FieldArpOp: 2, flow.FieldEthSrc: mac(macGW), flow.FieldEthDst: mac(macA),
-				flow.FieldArpSha: mac(macGW), flow.FieldArpSpa: ip4("10.10.0.1"), flow.FieldArpTha: mac(macA), flow.FieldArpTpa: ip4("10.10.0.3")}}},
-		{"ARP from pod A for pod B is answered with B's MAC", 3,
-			"arp,arp_op=1,dl_src=" + macA + ",dl_dst=ff:ff:ff:ff:ff:ff,arp_spa=10.10.0.3,arp_tpa=10.10.0.4,arp_sha=" + macA,
-			delivery{3, map[flow.Field]uint64{flow.FieldArpOp: 2, flow.FieldArpSha: mac(macB), flow.FieldArpSpa: ip4("10.10.0.4")}}},
-		{"ARP from the host for pod B is answered with B's MAC", 2,
-			"arp,arp_op=1,dl_src=" + macGW + ",dl_dst=ff:ff:ff:ff:ff:ff,arp_spa=10.10.0.1,arp_tpa=10.10.0.4,arp_sha=" + macGW,
-			delivery{2, map[flow.Field]uint64{flow.FieldArpOp: 2, flow.FieldArpSha: mac(macB), flow.FieldEthDst: mac(macGW)}}},
-		{"ARP reply from the host to pod A is forwarded", 2,
-			"arp,arp_op=2,dl_src=" + macGW + ",dl_dst=" + macA + ",arp_spa=10.10.0.1,arp_tpa=10.10.0.3,arp_sha=" + macGW + ",arp_tha=" + macA,
-			delivery{3, map[flow.Field]uint64{flow.FieldArpOp: 2}}},
-		{"ARP request for an unknown address is not flooded", 3,
-			"arp,arp_op=1,dl_src=" + macA + ",dl_dst=ff:ff:ff:ff:ff:ff,arp_spa=10.10.0.3,arp_tpa=10.10.0.99,arp_sha=" + macA,
-			delivery{}},
-		{"spoofed source IP from pod A is dropped", 3,
-			"icmp,icmp_type=8,dl_src=" + macA + ",dl_dst=" + macB + ",nw_src=10.10.0.4,nw_dst=10.10.0.4,nw_ttl=64", delivery{}},
-		{"spoofed source MAC from pod A is dropped", 3,
-			"icmp,icmp_type=8,dl_src=0a:58:0a:0a:00:99,dl_dst=" + macB + ",nw_src=10.10.0.3,nw_dst=10.10.0.4,nw_ttl=64", delivery{}},
-		{"pod A's IP from pod B's port is dropped", 4,
-			"icmp,icmp_type=8,dl_src=" + macA + ",dl_dst=" + macGW + ",nw_src=10.10.0.3,nw_dst=10.10.0.1,nw_ttl=64", delivery{}},
-		{"spoofed ARP sender IP from pod A is dropped", 3,
-			"arp,arp_op=1,dl_src=" + macA + ",dl_dst=ff:ff:ff:ff:ff:ff,arp_spa=10.10.0.4,arp_tpa=10.10.0.1,arp_sha=" + macA, delivery{}},
-		{"spoofed ARP sender MAC from pod A is dropped", 3,
-			"arp,arp_op=1,dl_src=" + macA + ",dl_dst=ff:ff:ff:ff:ff:ff,arp_spa=10.10.0.3,arp_tpa=10.10.0.1,arp_sha=" + macB, delivery{}},
-		{"packet from an unknown port is dropped", 5,
-			"icmp,icmp_type=8,dl_src=0a:58:0a:0a:00:05,dl_dst=" + macB + ",nw_src=10.10.0.5,nw_dst=10.10.0.4,nw_ttl=64", delivery{}},
-		{"routed packet to a pod CIDR address without a pod is dropped", 3,
-			"icmp,icmp_type=8,dl_src=" + macA + ",dl_dst=" + macGW + ",nw_src=10.10.0.3,nw_dst=10.10.0.99,nw_ttl=64", delivery{}},
-		{"host to a pod CIDR address without a pod is dropped, not looped", 2,
-			"icmp,icmp_type=8,dl_src=" + macGW + ",dl_dst=0a:58:0a:0a:00:63,nw_src=10.10.0.1,nw_dst=10.10.0.99,nw_ttl=64", delivery{}},
-		{"IPv6 is dropped (not supported yet)", 3,
-			"icmp6,icmp_type=128,dl_src=" + macA + ",dl_dst=" + macB + ",ipv6_src=fd00::3,ipv6_dst=fd00::4", delivery{}},
-	}
-	for _, c := range cases {
+	for _, c := range verdictCases {
 		t.Run(c.name, func(t *testing.T) {
 			send(t, loadTestPipeline(t), c.inPort, c.match, c.want)
 		})
@@ -161,9 +167,9 @@ func TestVerdicts(t *testing.T) {
 // pod A opened to pod B comes back to A, and the connection was committed with its source.
 func TestVerdictConnection(t *testing.T) {
 	p := loadTestPipeline(t)
-	send(t, p, 3, "tcp,tcp_flags=+syn,dl_src="+macA+",dl_dst="+macB+",nw_src=10.10.0.3,nw_dst=10.10.0.4,tp_src=40000,tp_dst=80,nw_ttl=64",
+	send(t, p, 3, "tcp,tcp_flags=0x002,dl_src="+macA+",dl_dst="+macB+",nw_src=10.10.0.3,nw_dst=10.10.0.4,tp_src=40000,tp_dst=80,nw_ttl=64",
 		delivery{4, map[flow.Field]uint64{flow.FieldEthDst: mac(macB)}})
-	send(t, p, 4, "tcp,tcp_flags=+syn+ack,dl_src="+macB+",dl_dst="+macA+",nw_src=10.10.0.4,nw_dst=10.10.0.3,tp_src=80,tp_dst=40000,nw_ttl=64",
+	send(t, p, 4, "tcp,tcp_flags=0x012,dl_src="+macB+",dl_dst="+macA+",nw_src=10.10.0.4,nw_dst=10.10.0.3,tp_src=80,tp_dst=40000,nw_ttl=64",
 		delivery{3, map[flow.Field]uint64{flow.FieldEthDst: mac(macA)}})
 	var entries []conntrack.Entry
 	p.Conntrack().Dump(conntrack.Filter{}, func(e conntrack.Entry) bool { entries = append(entries, e); return true })
