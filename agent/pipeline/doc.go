@@ -20,7 +20,7 @@
 // guard, ARP answer, L3 and L2 forwarding) from a PodConfig. Every flow carries a cookie
 // (cookie.go) naming its component, the pod it belongs to and the agent's round, so a pod's
 // flows are deleted with one cookie filter (PodFilter) and, after an agent restart, flows of
-// older rounds are found and removed (StaleFilter).
+// older rounds are found and removed (RoundFilter).
 //
 // Registers, register bit ranges, ct_mark bits and the conntrack zone are named in
 // registers.go and nowhere else; builders use only those names.
