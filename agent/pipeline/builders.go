@@ -235,6 +235,10 @@ func PodFlows(c PodConfig, gwMAC net.HardwareAddr) ([]*flow.Flow, error) {
 	for _, ip := range c.IPs {
 		b.add(TableARPSpoofGuard, prioNormal, fmt.Sprintf("arp,in_port=%d,arp_spa=%s,arp_sha=%s", port, ip, mac), gotoT(TableARPResponder))
 		b.add(TableARPResponder, prioNormal, fmt.Sprintf("arp,arp_tpa=%s,arp_op=1", ip), arpReply(ip, mac))
+		// The pod asking for its own address (a gratuitous ARP or an announcement) must not
+		// be told its own MAC owns it; nobody else needs the announcement, as the switch
+		// answers for the pod.
+		b.add(TableARPResponder, prioHigh, fmt.Sprintf("arp,in_port=%d,arp_tpa=%s", port, ip), "drop")
 	}
 	b.add(TableClassifier, prioLow, fmt.Sprintf("in_port=%d", port), PktSource.Load(SourcePod)+","+gotoT(TableSpoofGuard))
 	for _, ip := range c.IPs {
