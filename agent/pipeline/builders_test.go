@@ -56,8 +56,8 @@ func testFlows(t testing.TB) (node, a, b []*flow.Flow) {
 	return node, a, b
 }
 
-// printOrdered prints flows by table, then descending priority, then text: the order a
-// reader follows the pipeline in.
+// printOrdered prints flows one per line in the order the builders made them (table by
+// table), the order a reader follows the pipeline in; ovs-ofctl add-flows reads this form.
 func printOrdered(flows []*flow.Flow) string {
 	var b strings.Builder
 	for _, f := range flows {
