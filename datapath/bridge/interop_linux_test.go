@@ -3,6 +3,7 @@ package bridge_test
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -100,21 +101,39 @@ func tcpStep(name string, port int) interopStep {
 // ofctlStep runs one ovs-ofctl command with its arguments; a "-" argument reads file.
 func ofctlStep(name, file string, args ...string) interopStep {
 	return interopStep{name: name, run: func(t *testing.T, _ *interopSwitch, mgmt string) string {
-		full := append([]string(nil), args...)
-		if file != "" {
-			fn := filepath.Join(t.TempDir(), "flows.txt")
-			if err := os.WriteFile(fn, []byte(file), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			for i, a := range full {
-				if a == "-" {
-					full[i] = fn
-				}
-			}
-		}
-		ofctl(t, mgmt, full...)
+		ofctl(t, mgmt, withFile(t, file, args)...)
 		return ""
 	}}
+}
+
+// refusedStep runs one ovs-ofctl command like ofctlStep and requires the switch to refuse it.
+func refusedStep(name, file string, args ...string) interopStep {
+	return interopStep{name: name, run: func(t *testing.T, _ *interopSwitch, mgmt string) string {
+		full := withFile(t, file, args)
+		all := append([]string{"-O", "OpenFlow15", full[0], "unix:" + mgmt}, full[1:]...)
+		if out, err := exec.Command("ovs-ofctl", all...).CombinedOutput(); err == nil {
+			t.Errorf("ovs-ofctl %s succeeded, want a refusal:\n%s", strings.Join(all, " "), out)
+		}
+		return ""
+	}}
+}
+
+// withFile returns args with each "-" replaced by a temporary file holding file.
+func withFile(t *testing.T, file string, args []string) []string {
+	full := append([]string(nil), args...)
+	if file == "" {
+		return full
+	}
+	fn := filepath.Join(t.TempDir(), "flows.txt")
+	if err := os.WriteFile(fn, []byte(file), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range full {
+		if a == "-" {
+			full[i] = fn
+		}
+	}
+	return full
 }
 
 // interopSteps are the steps of TestPrivilegedInterop in order. Port 1 leads to pod A
@@ -169,6 +188,10 @@ var interopSteps = []interopStep{
 	ofctlStep("add-group-1", "", "add-group", "group_id=1,type=all,bucket=output:2"),
 	ofctlStep("add-group-2", "", "add-group", "group_id=2,type=indirect,bucket=output:1"),
 	ofctlStep("bundle-add-flows", interopBundle, "add-flows", "--bundle", "-"),
+	// The first flow would cut pod A off, the second names a missing group: the bundle
+	// must change nothing, which the next ping and the listings show.
+	refusedStep("bundle-refused", "table=0,priority=50,cookie=0x7,in_port=1,actions=drop\ntable=0,priority=1,cookie=0x7,actions=group:99\n",
+		"add-flows", "--bundle", "-"),
 	pingStep("ping-by-groups", true),
 	tcpStep("tcp-by-groups", 5403),
 	{name: "group-flows-counted", run: func(t *testing.T, _ *interopSwitch, mgmt string) string {
