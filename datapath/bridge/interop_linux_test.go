@@ -290,8 +290,8 @@ func TestPrivilegedInterop(t *testing.T) {
 					if _, err := os.Stat(mgmt); err != nil {
 						return // no bridge yet
 					}
-					r.flows = dumpLines(ofctl(t, mgmt, "dump-flows", "--no-stats"))
-					r.groups = dumpLines(ofctl(t, mgmt, "dump-groups"))
+					r.flows = flowtest.DumpLines(ofctl(t, mgmt, "dump-flows", "--no-stats"))
+					r.groups = flowtest.DumpLines(ofctl(t, mgmt, "dump-groups"))
 				})
 				results[sw.name] = append(results[sw.name], r)
 			}
@@ -329,15 +329,4 @@ func TestPrivilegedInterop(t *testing.T) {
 			})
 		}
 	})
-}
-
-// dumpLines returns a dump's entries without the reply header line.
-func dumpLines(out string) []string {
-	var lines []string
-	for _, l := range strings.Split(out, "\n") {
-		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "OFPST_") && !strings.HasPrefix(l, "NXST_") {
-			lines = append(lines, l)
-		}
-	}
-	return lines
 }
