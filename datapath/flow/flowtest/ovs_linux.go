@@ -227,15 +227,17 @@ func (o *OVS) Load(s *Set) {
 }
 
 // DumpFlows returns dump-flows --no-stats, trimmed and sorted.
-func (o *OVS) DumpFlows() []string { return dumpLines(o.Ofctl("dump-flows", "--no-stats")) }
+func (o *OVS) DumpFlows() []string { return DumpLines(o.Ofctl("dump-flows", "--no-stats")) }
 
 // DumpFlowsWithStats returns dump-flows with statistics, trimmed and sorted.
-func (o *OVS) DumpFlowsWithStats() []string { return dumpLines(o.Ofctl("dump-flows")) }
+func (o *OVS) DumpFlowsWithStats() []string { return DumpLines(o.Ofctl("dump-flows")) }
 
 // DumpGroups returns dump-groups, trimmed and sorted.
-func (o *OVS) DumpGroups() []string { return dumpLines(o.Ofctl("dump-groups")) }
+func (o *OVS) DumpGroups() []string { return DumpLines(o.Ofctl("dump-groups")) }
 
-func dumpLines(out string) []string {
+// DumpLines returns the entries of an ovs-ofctl dump (dump-flows, dump-groups, ... of any
+// switch), trimmed and sorted, without the reply header lines.
+func DumpLines(out string) []string {
 	var lines []string
 	for _, l := range strings.Split(out, "\n") {
 		l = strings.TrimSpace(l)
