@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-var updateGolden = flag.Bool("update-golden", false, "re-capture testdata/ovs-ofctl/*.txt from the installed ovs-ofctl")
+var updateGolden = flag.Bool("update-golden", false, "re-capture testdata/openflow/ovs-ofctl/*.txt from the installed ovs-ofctl")
 
 // capture names a golden file and the ovs-ofctl command whose messages it records.
 type capture struct {
@@ -108,13 +108,13 @@ func emptyReply(h Header, raw []byte) []Message {
 	}
 }
 
-// TestCaptureGolden re-records testdata/ovs-ofctl/*.txt: the bytes ovs-ofctl sends for each
+// TestCaptureGolden re-records testdata/openflow/ovs-ofctl/*.txt: the bytes ovs-ofctl sends for each
 // command, with OVS's own decoding of each message as a comment. Run with -update-golden.
 func TestCaptureGolden(t *testing.T) {
 	if !*updateGolden {
 		t.Skip("run with -update-golden to re-capture (needs ovs-ofctl)")
 	}
-	dir := filepath.Join("testdata", "ovs-ofctl")
+	dir := filepath.Join(capturesDir, "ovs-ofctl")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}

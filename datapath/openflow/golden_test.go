@@ -18,10 +18,14 @@ type goldenMessage struct {
 	raw   []byte
 }
 
+// capturesDir holds the message bytes captured from ovs-ofctl and ovs-vswitchd, kept with the
+// project's other fixtures so tools and other packages can use them too.
+var capturesDir = filepath.Join("..", "..", "testdata", "openflow")
+
 func readGolden(t testing.TB) []goldenMessage {
 	t.Helper()
-	paths, err := filepath.Glob(filepath.Join("testdata", "ovs-ofctl", "*.txt"))
-	more, _ := filepath.Glob(filepath.Join("testdata", "ovs-vswitchd", "*.txt"))
+	paths, err := filepath.Glob(filepath.Join(capturesDir, "ovs-ofctl", "*.txt"))
+	more, _ := filepath.Glob(filepath.Join(capturesDir, "ovs-vswitchd", "*.txt"))
 	paths = append(paths, more...)
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("no golden files: %v", err)

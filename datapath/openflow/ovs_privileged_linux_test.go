@@ -45,12 +45,12 @@ func (k *controller) keep(raw []byte) {
 }
 
 // recordSwitchGolden writes what ovs-vswitchd sent during each subtest to
-// testdata/ovs-vswitchd/, with OVS's decoding of each message as a comment.
+// testdata/openflow/ovs-vswitchd/, with OVS's decoding of each message as a comment.
 func (k *controller) recordSwitchGolden(t *testing.T) {
 	if !*updateGolden {
 		return
 	}
-	dir := filepath.Join("testdata", "ovs-vswitchd")
+	dir := filepath.Join(capturesDir, "ovs-vswitchd")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +267,7 @@ func TestPrivilegedOVS(t *testing.T) {
 	}
 	meters = append(meters, &MeterMod{Command: MeterAdd, Flags: MeterFlagKbps, MeterID: 2, Bands: []Band{{Type: BandDrop, Rate: 100}}})
 	meters = append(meters, goldenOf(t, "meter_add", TypeMeterMod)...)
-	paths, _ := filepath.Glob(filepath.Join("testdata", "ovs-ofctl", "flow_add_*.txt"))
+	paths, _ := filepath.Glob(filepath.Join(capturesDir, "ovs-ofctl", "flow_add_*.txt"))
 	for i, p := range paths {
 		for _, m := range goldenOf(t, strings.TrimSuffix(filepath.Base(p), ".txt"), TypeFlowMod) {
 			// Several captures share the catch-all match; a priority of their own keeps
