@@ -26,8 +26,11 @@
 // complete one (the address is held, at worst by an attachment whose ADD never returned: the one
 // in-flight allocation, which the retried ADD gets back or GC releases). Orphaned temporary files
 // are removed by the next operation. Every operation takes an exclusive flock(2) on the
-// directory's lock file and re-reads the directory, so the agent and a CNI fallback sharing the
-// directory serialise; within a process a mutex does the same.
+// directory's lock file, so the agent and a CNI fallback sharing the directory serialise; within a
+// process a mutex does the same. The lock file also holds a generation counter that every
+// process advances, still under the lock, before it changes an allocation file: a process whose
+// cached view carries the current generation skips re-reading the directory, any other re-reads
+// it (advancing before the change means a writer that dies midway still forces the re-read).
 //
 // # Round-robin
 //
@@ -128,6 +131,12 @@ type Allocator struct {
 	lock  *os.File
 	pools []pool
 
+	// cache is the state as of generation cacheGen of the lock file's counter; bumped marks that
+	// this operation already advanced the counter. All three are guarded by mu and the flock.
+	cache    *state
+	cacheGen uint64
+	bumped   bool
+
 	// crashPoint is a test hook called between the steps of a durable write.
 	crashPoint func(string)
 }
@@ -189,11 +198,23 @@ func (al *Allocator) locked(fn func(s *state) error) error {
 		return fmt.Errorf("lock %s: %w", al.lock.Name(), err)
 	}
 	defer funlock(al.lock)
-	s, err := al.readStateLocked()
+	gen, err := al.readGenLocked()
 	if err != nil {
 		return err
 	}
-	return fn(s)
+	al.bumped = false
+	if al.cache == nil || gen != al.cacheGen {
+		s, err := al.readStateLocked()
+		if err != nil {
+			return err
+		}
+		al.cache, al.cacheGen = s, gen
+	}
+	if err := fn(al.cache); err != nil {
+		al.cache = nil // the disk may be ahead of or behind the cache: re-read next time
+		return err
+	}
+	return nil
 }
 
 func checkKey(k Key, p Pod) error {
@@ -236,7 +257,7 @@ func (al *Allocator) Allocate(key Key, pod Pod) ([]Lease, error) {
 			l, isNew, err := al.allocateFamilyLocked(s, key, pod, is4)
 			if err != nil {
 				for _, ip := range fresh {
-					if rerr := al.removeAllocationLocked(ip); rerr != nil {
+					if rerr := al.removeAllocationLocked(s, ip); rerr != nil {
 						err = errors.Join(err, rerr)
 					}
 				}
@@ -297,10 +318,9 @@ func (al *Allocator) allocateFamilyLocked(s *state, key Key, pod Pod, is4 bool) 
 			continue
 		}
 		a := Allocation{IP: ip, CIDR: p.cidr, Key: key, Pod: pod}
-		if err := al.writeAllocationLocked(a); err != nil {
+		if err := al.writeAllocationLocked(s, a); err != nil {
 			return Lease{}, false, err
 		}
-		s.byIP[ip] = a
 		if err := al.writeLastLocked(ip); err != nil {
 			al.log.Warn("round-robin cursor not saved", "err", err)
 		}
@@ -350,7 +370,7 @@ func (al *Allocator) Release(key Key) error {
 	err := al.locked(func(s *state) error {
 		for ip, a := range s.byIP {
 			if a.Key == key {
-				if err := al.removeAllocationLocked(ip); err != nil {
+				if err := al.removeAllocationLocked(s, ip); err != nil {
 					return err
 				}
 			}
@@ -407,7 +427,7 @@ func (al *Allocator) GC(live func(Allocation) bool) (GCReport, error) {
 			default:
 				continue
 			}
-			if err := al.removeAllocationLocked(ip); err != nil {
+			if err := al.removeAllocationLocked(s, ip); err != nil {
 				return err
 			}
 		}

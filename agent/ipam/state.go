@@ -2,8 +2,10 @@ package ipam
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/netip"
 	"os"
@@ -201,7 +203,10 @@ func (al *Allocator) readStateLocked() (*state, error) {
 
 // writeAllocationLocked makes a's file durable: write a temporary file, fsync it, link it to its
 // final name (fails if the address is already taken), fsync the directory, remove the temporary.
-func (al *Allocator) writeAllocationLocked(a Allocation) error {
+func (al *Allocator) writeAllocationLocked(s *state, a Allocation) error {
+	if err := al.bumpGenLocked(); err != nil {
+		return err
+	}
 	final := filepath.Join(al.dir, a.IP.String())
 	tmp := filepath.Join(al.dir, tmpPrefix+a.IP.String())
 	if err := writeFile(tmp, encodeAllocation(a), os.O_EXCL, true); err != nil {
@@ -217,6 +222,7 @@ func (al *Allocator) writeAllocationLocked(a Allocation) error {
 		return err
 	}
 	al.crashPoint("dir-synced")
+	s.byIP[a.IP] = a
 	if err := os.Remove(tmp); err != nil {
 		return fmt.Errorf("remove %s: %w", tmp, err)
 	}
@@ -242,12 +248,51 @@ func (al *Allocator) writeLastLocked(ip netip.Addr) error {
 }
 
 // removeAllocationLocked deletes ip's file and syncs the directory; a missing file is not an error.
-func (al *Allocator) removeAllocationLocked(ip netip.Addr) error {
+func (al *Allocator) removeAllocationLocked(s *state, ip netip.Addr) error {
+	if err := al.bumpGenLocked(); err != nil {
+		return err
+	}
 	path := filepath.Join(al.dir, ip.String())
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove %s: %w", path, err)
 	}
+	delete(s.byIP, ip)
 	return syncDir(al.dir)
+}
+
+// readGenLocked returns the generation counter kept in the first 8 bytes of the lock file (0 if
+// the file is new).
+func (al *Allocator) readGenLocked() (uint64, error) {
+	var b [8]byte
+	n, err := al.lock.ReadAt(b[:], 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return 0, fmt.Errorf("read generation from %s: %w", al.lock.Name(), err)
+	}
+	if n < len(b) {
+		return 0, nil
+	}
+	return binary.LittleEndian.Uint64(b[:]), nil
+}
+
+// bumpGenLocked advances the generation counter once per operation, before the operation's first
+// change to the directory, and keeps the cache marked current. Other processes see the write
+// through the page cache; it needs no fsync because a restarted process starts with no cache.
+func (al *Allocator) bumpGenLocked() error {
+	if al.bumped {
+		return nil
+	}
+	gen, err := al.readGenLocked()
+	if err != nil {
+		return err
+	}
+	gen++
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], gen)
+	if _, err := al.lock.WriteAt(b[:], 0); err != nil {
+		return fmt.Errorf("write generation to %s: %w", al.lock.Name(), err)
+	}
+	al.cacheGen, al.bumped = gen, true
+	return nil
 }
 
 // writeFile creates path with data, fsyncing it if sync is set.
