@@ -255,6 +255,28 @@ func (l *crashLedger) check(t *testing.T, dir string) {
 	al.Close()
 }
 
+// sameView checks that surv, an allocator that stayed open (with its cached view) while another
+// process was killed, sees exactly what a freshly opened one reads from disk.
+func sameView(t *testing.T, surv *Allocator, dir string) {
+	t.Helper()
+	render := func(al *Allocator) string {
+		list, bad, err := al.List()
+		if err != nil || len(bad) != 0 {
+			t.Fatalf("List: %v %v", err, bad)
+		}
+		var b strings.Builder
+		for _, a := range list {
+			fmt.Fprintf(&b, "%s=%s ", a.IP, a.Key.ContainerID)
+		}
+		return b.String()
+	}
+	fresh := open(t, dir, crashCIDRs...)
+	defer fresh.Close()
+	if got, want := render(surv), render(fresh); got != want {
+		t.Errorf("allocator open across the crash sees %q, the disk holds %q", got, want)
+	}
+}
+
 // TestCrashAtEachStep SIGKILLs an allocating process at each step of the durable write and checks
 // the restarted allocator's view.
 func TestCrashAtEachStep(t *testing.T) {
@@ -263,7 +285,12 @@ func TestCrashAtEachStep(t *testing.T) {
 			t.Run(fmt.Sprintf("%s#%d", point, n), func(t *testing.T) {
 				dir := t.TempDir()
 				l := newLedger()
+				surv := open(t, dir, crashCIDRs...)
+				if _, _, err := surv.List(); err != nil { // fill its cache
+					t.Fatal(err)
+				}
 				l.apply(t, runChild(t, dir, "k", fmt.Sprintf("%s:%d", point, n), 0))
+				sameView(t, surv, dir)
 				if len(l.inflight) != 1 {
 					t.Errorf("in flight at the crash: %v, want one key", l.inflight)
 				}
@@ -278,9 +305,14 @@ func TestCrashAtEachStep(t *testing.T) {
 func TestCrashRandom(t *testing.T) {
 	dir := t.TempDir()
 	l := newLedger()
+	surv := open(t, dir, crashCIDRs...)
 	for run := range 8 {
+		if _, _, err := surv.List(); err != nil { // fill its cache
+			t.Fatal(err)
+		}
 		delay := time.Duration(rand.IntN(15000)) * time.Microsecond
 		l.apply(t, runChild(t, dir, fmt.Sprintf("r%d", run), "", delay))
+		sameView(t, surv, dir)
 		l.check(t, dir)
 		if t.Failed() {
 			t.Fatalf("run %d (killed after %v) failed; state in %s", run, delay, dir)
