@@ -25,7 +25,8 @@
 // returns. A crash at any point therefore leaves either no file (nothing was handed out) or a
 // complete one (the address is held, at worst by an attachment whose ADD never returned: the one
 // in-flight allocation, which the retried ADD gets back or GC releases). Orphaned temporary files
-// are removed by the next operation. Every operation takes an exclusive flock(2) on the
+// are removed by the next directory read (after a crash, the next operation of any process).
+// Every operation takes an exclusive flock(2) on the
 // directory's lock file, so the agent and a CNI fallback sharing the directory serialise; within a
 // process a mutex does the same. The lock file also holds a generation counter that every
 // process advances, still under the lock, before it changes an allocation file: a process whose
