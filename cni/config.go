@@ -64,7 +64,9 @@ func ParseConfig(data []byte) (*Config, error) {
 	if err := json.Unmarshal(data, &raw); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
-			return nil, &ConfigError{Code: types.ErrDecodingFailure, Field: te.Field,
+			// The standard keys live in the embedded PluginConf; name them as the JSON does.
+			field := strings.TrimPrefix(te.Field, "PluginConf.")
+			return nil, &ConfigError{Code: types.ErrDecodingFailure, Field: field,
 				Err: fmt.Errorf("want a JSON %s, got %s", jsonKind(te.Type.Kind().String()), te.Value)}
 		}
 		return nil, &ConfigError{Code: types.ErrDecodingFailure, Err: fmt.Errorf("decode network config: %w", err)}
