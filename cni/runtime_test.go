@@ -352,29 +352,32 @@ func TestRuntimeFaults(t *testing.T) {
 	}
 }
 
-// TestRuntimeChainPortmap runs the reference portmap plugin after sluice: portmap must receive
-// sluice's result as prevResult and hand it on unchanged (no port mappings are requested, so it
-// touches no firewall). Only ADD runs: portmap's DEL would flush rules in the host's tables.
-func TestRuntimeChainPortmap(t *testing.T) {
+// TestRuntimeChainPortmapBandwidth runs the reference portmap and bandwidth plugins after sluice:
+// each must receive sluice's result as prevResult and hand it on unchanged (no port mappings or
+// limits are requested, so they touch no firewall or qdisc). Only ADD runs: portmap's DEL would
+// clean rules in the host's tables.
+func TestRuntimeChainPortmapBandwidth(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds the reference portmap plugin (needs the Go module proxy); skipped in -short")
+		t.Skip("builds the reference portmap and bandwidth plugins (needs the Go module proxy); skipped in -short")
 	}
 	dir := t.TempDir()
-	cmd := exec.Command("go", "install", "github.com/containernetworking/plugins/plugins/meta/portmap@v1.9.1")
+	cmd := exec.Command("go", "install", "github.com/containernetworking/plugins/plugins/meta/portmap@v1.9.1",
+		"github.com/containernetworking/plugins/plugins/meta/bandwidth@v1.9.1")
 	cmd.Env = append(os.Environ(), "GOBIN="+dir)
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Skipf("cannot build the reference portmap plugin v1.9.1 here (module proxy unreachable?): %v\n%s", err, b)
+		t.Skipf("cannot build the reference portmap and bandwidth plugins v1.9.1 here (module proxy unreachable?): %v\n%s", err, b)
 	}
 	if err := os.Symlink(filepath.Join(binDir, "sluice-cni"), filepath.Join(dir, "sluice-cni")); err != nil {
 		t.Fatal(err)
 	}
 	agent := agenttest.Start(t)
-	rt := newRuntime(t, "1.1.0", socketKey(agent.Socket), `{"type": "portmap", "backend": "nftables", "capabilities": {"portMappings": true}}`)
+	rt := newRuntime(t, "1.1.0", socketKey(agent.Socket), `{"type": "portmap", "backend": "nftables", "capabilities": {"portMappings": true}}`,
+		`{"type": "bandwidth", "capabilities": {"bandwidth": true}}`)
 	rt.cni = libcni.NewCNIConfigWithCacheDir([]string{dir}, t.TempDir(), nil)
 	pod := podConf("c4a1ed01", "chained")
 	res, err := rt.cni.AddNetworkList(t.Context(), rt.list, pod)
 	if err != nil {
-		t.Fatalf("ADD through sluice-cni and portmap: %v", err)
+		t.Fatalf("ADD through sluice-cni, portmap and bandwidth: %v", err)
 	}
 	r := checkResult(t, res, pod.NetNS)
 	want := "sluice/" + pod.ContainerID + "/eth0"
