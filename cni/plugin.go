@@ -86,10 +86,6 @@ func setup(args *skel.CmdArgs) (*call, error) {
 	return &call{cfg: cfg, pod: pod, conn: conn, api: cniapi.NewCNIClient(conn)}, nil
 }
 
-func (c *call) context() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), c.cfg.Timeout)
-}
-
 // agentError turns a failed RPC into a CNI error: unreachable or silent agent → 11 naming the
 // socket; the agent's own refusals → the plugin codes with its message passed through.
 func (c *call) agentError(op string, err error) *types.Error {
@@ -119,109 +115,97 @@ func (c *call) podMsg() *cniapi.Pod {
 	return &cniapi.Pod{Namespace: c.pod.Namespace, Name: c.pod.Name, InfraContainerId: c.pod.InfraContainerID, Uid: c.pod.UID}
 }
 
-// Add handles CNI ADD: the agent plumbs the pod and the plugin prints its answer as the result.
-func (p *Plugin) Add(args *skel.CmdArgs) error {
+// run parses the command's input, connects to the agent and calls fn with a context bounded by
+// the configured timeout.
+func run(args *skel.CmdArgs, fn func(ctx context.Context, c *call) error) error {
 	c, err := setup(args)
 	if err != nil {
 		return err
 	}
 	defer c.conn.Close()
-	if err := c.pod.requireForAdd(); err != nil {
-		return asCNIError(err)
-	}
-	ctx, cancel := c.context()
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
 	defer cancel()
-	resp, err := c.api.Add(ctx, &cniapi.AddRequest{Network: c.cfg.Name, Attachment: c.attachment(args), Netns: args.Netns, Pod: c.podMsg()})
-	if err != nil {
-		p.log.Warn("cni add failed", "container", args.ContainerID, "pod", c.pod.Namespace+"/"+c.pod.Name, "err", err)
-		return c.agentError("add", err)
-	}
-	res, err := Result(resp)
-	if err != nil {
-		return types.NewError(CodeAgentFault, fmt.Sprintf("add: agent at %s returned an invalid result: %v", c.cfg.AgentSocket, err), "")
-	}
-	out, err := res.GetAsVersion(c.cfg.CNIVersion)
-	if err != nil {
-		return types.NewError(types.ErrIncompatibleCNIVersion, fmt.Sprintf("add: convert result to %s: %v", c.cfg.CNIVersion, err), "")
-	}
-	return out.PrintTo(p.stdout)
+	return fn(ctx, c)
+}
+
+// Add handles CNI ADD: the agent plumbs the pod and the plugin prints its answer as the result.
+func (p *Plugin) Add(args *skel.CmdArgs) error {
+	return run(args, func(ctx context.Context, c *call) error {
+		if err := c.pod.requireForAdd(); err != nil {
+			return asCNIError(err)
+		}
+		resp, err := c.api.Add(ctx, &cniapi.AddRequest{Network: c.cfg.Name, Attachment: c.attachment(args), Netns: args.Netns, Pod: c.podMsg()})
+		if err != nil {
+			p.log.Warn("cni add failed", "container", args.ContainerID, "pod", c.pod.Namespace+"/"+c.pod.Name, "err", err)
+			return c.agentError("add", err)
+		}
+		res, err := Result(resp)
+		if err != nil {
+			return types.NewError(CodeAgentFault, fmt.Sprintf("add: agent at %s returned an invalid result: %v", c.cfg.AgentSocket, err), "")
+		}
+		out, err := res.GetAsVersion(c.cfg.CNIVersion)
+		if err != nil {
+			return types.NewError(types.ErrIncompatibleCNIVersion, fmt.Sprintf("add: convert result to %s: %v", c.cfg.CNIVersion, err), "")
+		}
+		return out.PrintTo(p.stdout)
+	})
 }
 
 // Del handles CNI DEL; the agent treats an unknown attachment as already deleted.
 func (p *Plugin) Del(args *skel.CmdArgs) error {
-	c, err := setup(args)
-	if err != nil {
-		return err
-	}
-	defer c.conn.Close()
-	ctx, cancel := c.context()
-	defer cancel()
-	if _, err := c.api.Del(ctx, &cniapi.DelRequest{Network: c.cfg.Name, Attachment: c.attachment(args), Netns: args.Netns, Pod: c.podMsg()}); err != nil {
-		p.log.Warn("cni del failed", "container", args.ContainerID, "err", err)
-		return c.agentError("del", err)
-	}
-	return nil
+	return run(args, func(ctx context.Context, c *call) error {
+		if _, err := c.api.Del(ctx, &cniapi.DelRequest{Network: c.cfg.Name, Attachment: c.attachment(args), Netns: args.Netns, Pod: c.podMsg()}); err != nil {
+			p.log.Warn("cni del failed", "container", args.ContainerID, "err", err)
+			return c.agentError("del", err)
+		}
+		return nil
+	})
 }
 
 // Check handles CNI CHECK: the agent verifies the attachment is as it made it.
 func (p *Plugin) Check(args *skel.CmdArgs) error {
-	c, err := setup(args)
-	if err != nil {
-		return err
-	}
-	defer c.conn.Close()
-	ctx, cancel := c.context()
-	defer cancel()
-	if _, err := c.api.Check(ctx, &cniapi.CheckRequest{Network: c.cfg.Name, Attachment: c.attachment(args), Netns: args.Netns, Pod: c.podMsg()}); err != nil {
-		return c.agentError("check", err)
-	}
-	return nil
+	return run(args, func(ctx context.Context, c *call) error {
+		if _, err := c.api.Check(ctx, &cniapi.CheckRequest{Network: c.cfg.Name, Attachment: c.attachment(args), Netns: args.Netns, Pod: c.podMsg()}); err != nil {
+			return c.agentError("check", err)
+		}
+		return nil
+	})
 }
 
 // GC handles CNI GC: the agent releases attachments of this network the runtime no longer lists.
 func (p *Plugin) GC(args *skel.CmdArgs) error {
-	c, err := setup(args)
-	if err != nil {
-		return err
-	}
-	defer c.conn.Close()
-	req := &cniapi.GCRequest{Network: c.cfg.Name}
-	for _, a := range c.cfg.ValidAttachments {
-		req.ValidAttachments = append(req.ValidAttachments, &cniapi.Attachment{ContainerId: a.ContainerID, Ifname: a.IfName})
-	}
-	ctx, cancel := c.context()
-	defer cancel()
-	resp, err := c.api.GC(ctx, req)
-	if err != nil {
-		return c.agentError("gc", err)
-	}
-	for _, a := range resp.GetReleased() {
-		p.log.Info("cni gc released attachment", "container", a.GetContainerId(), "ifname", a.GetIfname())
-	}
-	return nil
+	return run(args, func(ctx context.Context, c *call) error {
+		req := &cniapi.GCRequest{Network: c.cfg.Name}
+		for _, a := range c.cfg.ValidAttachments {
+			req.ValidAttachments = append(req.ValidAttachments, &cniapi.Attachment{ContainerId: a.ContainerID, Ifname: a.IfName})
+		}
+		resp, err := c.api.GC(ctx, req)
+		if err != nil {
+			return c.agentError("gc", err)
+		}
+		for _, a := range resp.GetReleased() {
+			p.log.Info("cni gc released attachment", "container", a.GetContainerId(), "ifname", a.GetIfname())
+		}
+		return nil
+	})
 }
 
 // Status handles CNI STATUS: code 50 when the agent is unreachable or says it is not ready.
 func (p *Plugin) Status(args *skel.CmdArgs) error {
-	c, err := setup(args)
-	if err != nil {
-		return err
-	}
-	defer c.conn.Close()
-	ctx, cancel := c.context()
-	defer cancel()
-	resp, err := c.api.Status(ctx, &cniapi.StatusRequest{Network: c.cfg.Name})
-	if err != nil {
-		e := c.agentError("status", err)
-		if e.Code == types.ErrTryAgainLater {
-			e.Code = types.ErrPluginNotAvailable
+	return run(args, func(ctx context.Context, c *call) error {
+		resp, err := c.api.Status(ctx, &cniapi.StatusRequest{Network: c.cfg.Name})
+		if err != nil {
+			e := c.agentError("status", err)
+			if e.Code == types.ErrTryAgainLater {
+				e.Code = types.ErrPluginNotAvailable
+			}
+			return e
 		}
-		return e
-	}
-	if !resp.GetReady() {
-		return types.NewError(types.ErrPluginNotAvailable, fmt.Sprintf("status: agent at %s is not ready: %s", c.cfg.AgentSocket, resp.GetReason()), "")
-	}
-	return nil
+		if !resp.GetReady() {
+			return types.NewError(types.ErrPluginNotAvailable, fmt.Sprintf("status: agent at %s is not ready: %s", c.cfg.AgentSocket, resp.GetReason()), "")
+		}
+		return nil
+	})
 }
 
 // asCNIError gives a parse error its CNI code; anything else is an internal error.
