@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/containernetworking/cni/pkg/types"
 
 	"github.com/sluicenet/sluice/cni/cniapi"
@@ -158,4 +159,34 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestCheckPrevResult(t *testing.T) {
+	args := &skel.CmdArgs{ContainerID: "c1", Netns: "/run/netns/p", IfName: "eth0"}
+	for _, tc := range []struct {
+		name     string
+		conf     string
+		wantCode uint // 0: accepted
+	}{
+		{"no prevResult", `{"cniVersion":"1.1.0"}`, 0},
+		{"prevResult holds the interface", `{"cniVersion":"1.1.0","prevResult":{"cniVersion":"1.1.0","interfaces":[{"name":"eth0","sandbox":"/run/netns/p"}],"ips":[{"address":"10.0.0.2/24","interface":0}]}}`, 0},
+		{"interface in another sandbox", `{"cniVersion":"1.1.0","prevResult":{"cniVersion":"1.1.0","interfaces":[{"name":"eth0","sandbox":"/run/netns/q"}]}}`, CodeCheckMismatch},
+		{"no interfaces", `{"cniVersion":"1.1.0","prevResult":{"cniVersion":"1.1.0","ips":[]}}`, CodeCheckMismatch},
+		{"undecodable prevResult", `{"cniVersion":"1.1.0","prevResult":{"cniVersion":"1.1.0","ips":"x"}}`, types.ErrDecodingFailure},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := ParseConfig([]byte(tc.conf))
+			if err != nil {
+				t.Fatalf("ParseConfig: %v", err)
+			}
+			err = checkPrevResult(&c.PluginConf, args)
+			var ce *types.Error
+			switch {
+			case tc.wantCode == 0 && err != nil:
+				t.Errorf("got %v, want success", err)
+			case tc.wantCode != 0 && (!errors.As(err, &ce) || ce.Code != tc.wantCode):
+				t.Errorf("got %v, want CNI error code %d", err, tc.wantCode)
+			}
+		})
+	}
 }

@@ -30,6 +30,9 @@ const (
 	CodePoolExhausted uint = 101
 	// CodeAgentFault: the agent failed internally, or answered something that is not a valid result.
 	CodeAgentFault uint = 102
+	// CodeCheckMismatch: CHECK's prevResult lacks the interface this plugin made (ifname inside
+	// the sandbox), so the runtime's cached result and the attachment disagree.
+	CodeCheckMismatch uint = 103
 )
 
 // Versions are the CNI spec versions the plugin speaks; GC and STATUS need 1.1.0.
@@ -162,9 +165,13 @@ func (p *Plugin) Del(args *skel.CmdArgs) error {
 	})
 }
 
-// Check handles CNI CHECK: the agent verifies the attachment is as it made it.
+// Check handles CNI CHECK: the runtime's prevResult must hold the interface ADD reported, then
+// the agent verifies the attachment is as it made it.
 func (p *Plugin) Check(args *skel.CmdArgs) error {
 	return run(args, func(ctx context.Context, c *call) error {
+		if err := checkPrevResult(&c.cfg.PluginConf, args); err != nil {
+			return err
+		}
 		if _, err := c.api.Check(ctx, &cniapi.CheckRequest{Network: c.cfg.Name, Attachment: c.attachment(args), Netns: args.Netns, Pod: c.podMsg()}); err != nil {
 			return c.agentError("check", err)
 		}
@@ -206,6 +213,28 @@ func (p *Plugin) Status(args *skel.CmdArgs) error {
 		}
 		return nil
 	})
+}
+
+// checkPrevResult verifies CHECK's prevResult (when the runtime sends one) names interface
+// args.IfName in sandbox args.Netns, as this plugin's ADD result did.
+func checkPrevResult(conf *types.PluginConf, args *skel.CmdArgs) error {
+	if conf.RawPrevResult == nil {
+		return nil
+	}
+	if err := version.ParsePrevResult(conf); err != nil {
+		return types.NewError(types.ErrDecodingFailure, "prevResult: "+err.Error(), "")
+	}
+	prev, err := current.NewResultFromResult(conf.PrevResult)
+	if err != nil {
+		return types.NewError(types.ErrDecodingFailure, "prevResult: "+err.Error(), "")
+	}
+	for _, in := range prev.Interfaces {
+		if in.Name == args.IfName && in.Sandbox == args.Netns {
+			return nil
+		}
+	}
+	return types.NewError(CodeCheckMismatch,
+		fmt.Sprintf("check: prevResult has no interface %s in sandbox %s", args.IfName, args.Netns), "")
 }
 
 // asCNIError gives a parse error its CNI code; anything else is an internal error.
