@@ -388,3 +388,27 @@ func TestRuntimeChainPortmapBandwidth(t *testing.T) {
 		t.Errorf("got %s from the chain, want sluice's address passed through", got)
 	}
 }
+
+// BenchmarkRuntimeAddDel measures one pod's ADD plus DEL as a runtime sees it: two execs of
+// sluice-cni through libcni, each one gRPC call to the (fake, instant) agent. It is the plugin's
+// share of pod creation latency.
+func BenchmarkRuntimeAddDel(b *testing.B) {
+	agent := agenttest.Start(b)
+	conf := fmt.Sprintf(`{"cniVersion": "1.1.0", "name": "sluice", "plugins": [{"type": "sluice-cni", %s}]}`, socketKey(agent.Socket))
+	list, err := libcni.ConfListFromBytes([]byte(conf))
+	if err != nil {
+		b.Fatal(err)
+	}
+	rt := libcni.NewCNIConfigWithCacheDir([]string{binDir}, b.TempDir(), nil)
+	pod := podConf("bench0001", "bench")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := rt.AddNetworkList(b.Context(), list, pod); err != nil {
+			b.Fatalf("ADD: %v", err)
+		}
+		if err := rt.DelNetworkList(b.Context(), list, pod); err != nil {
+			b.Fatalf("DEL: %v", err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pods/s")
+}
