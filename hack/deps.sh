@@ -10,9 +10,9 @@ set -euo pipefail
 
 want=${1:-all}
 
-# Packages by purpose. clang/llvm/libbpf-dev are only needed to regenerate the committed
-# bpf2go output (make generate); tests never compile C.
-build_pkgs=(clang llvm libbpf-dev)
+# Packages by purpose. clang/llvm/libbpf-dev and protobuf-compiler are only needed to regenerate the committed
+# bpf2go and protobuf output (make generate); tests never compile C.
+build_pkgs=(clang llvm libbpf-dev protobuf-compiler)
 test_pkgs=(openvswitch-switch iproute2 iputils-ping util-linux coreutils ethtool iperf3 tcpdump conntrack nftables procps psmisc)
 bench_pkgs=(netperf)
 
