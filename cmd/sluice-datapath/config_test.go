@@ -1,0 +1,94 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicenet/sluice/datapath/bridge"
+)
+
+func TestParseArgs(t *testing.T) {
+	def := bridge.DefaultOptions()
+	for _, tc := range []struct {
+		name    string
+		file    string // written to a temp file and passed as --config when not empty
+		args    []string
+		want    func(s settings) string // returns "" when s is right, else what is wrong
+		wantErr string                  // substring of the error; "" means no error
+	}{
+		{name: "defaults without file", want: func(s settings) string {
+			if s.opts.OVSDB != def.OVSDB || s.opts.RunDir != def.RunDir || s.opts.PinDir != "" || s.logLevel != slog.LevelInfo {
+				return "not the defaults"
+			}
+			return ""
+		}},
+		{name: "file sets every key", file: "ovsdb: tcp:127.0.0.1:6640\nrundir: /tmp/r\nbpffs: /sys/fs/bpf/s\nstatus-interval: 2s\nlog-level: debug\n",
+			want: func(s settings) string {
+				if s.opts.OVSDB != "tcp:127.0.0.1:6640" || s.opts.RunDir != "/tmp/r" || s.opts.PinDir != "/sys/fs/bpf/s" ||
+					s.opts.StatusInterval != 2*time.Second || s.logLevel != slog.LevelDebug {
+					return "file values not applied"
+				}
+				return ""
+			}},
+		{name: "JSON file is YAML too", file: `{"rundir": "/tmp/j"}`, want: func(s settings) string {
+			if s.opts.RunDir != "/tmp/j" {
+				return "rundir = " + s.opts.RunDir
+			}
+			return ""
+		}},
+		{name: "command line overrides file", file: "rundir: /tmp/file\nlog-level: debug\n", args: []string{"--rundir", "/tmp/flag"},
+			want: func(s settings) string {
+				if s.opts.RunDir != "/tmp/flag" {
+					return "rundir = " + s.opts.RunDir + ", want the flag's /tmp/flag"
+				}
+				if s.logLevel != slog.LevelDebug {
+					return "log-level from the file not applied"
+				}
+				return ""
+			}},
+		{name: "empty file changes nothing", file: "\n", want: func(s settings) string {
+			if s.opts.RunDir != def.RunDir {
+				return "rundir changed"
+			}
+			return ""
+		}},
+		{name: "unknown key named", file: "rundir: /tmp/r\nmetrics-adress: x\n", wantErr: `unknown key "metrics-adress"`},
+		{name: "config key refused", file: "config: /etc/other.yaml\n", wantErr: `unknown key "config"`},
+		{name: "nested value refused", file: "rundir:\n  a: b\n", wantErr: `key "rundir": want a string`},
+		{name: "bad value named", file: "status-interval: soon\n", wantErr: `key "status-interval"`},
+		{name: "bad log level named", file: "log-level: loud\n", wantErr: `key "log-level"`},
+		{name: "list at top level", file: "- a\n", wantErr: "top level must be a mapping"},
+		{name: "bad YAML", file: "rundir: [\n", wantErr: "invalid configuration"},
+		{name: "missing file", args: []string{"--config", "/nonexistent/datapath.yaml"}, wantErr: "read config"},
+		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected arguments"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := tc.args
+			if tc.file != "" {
+				p := filepath.Join(t.TempDir(), "datapath.yaml")
+				if err := os.WriteFile(p, []byte(tc.file), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				args = append([]string{"--config", p}, args...)
+			}
+			s, err := parseArgs(args, io.Discard)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("parseArgs(%q) error = %v, want one containing %q", args, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parseArgs(%q) error = %v, want nil", args, err)
+			}
+			if got := tc.want(s); got != "" {
+				t.Errorf("parseArgs(%q): %s (got %+v)", args, got, s)
+			}
+		})
+	}
+}
