@@ -27,10 +27,10 @@ func TestParseArgs(t *testing.T) {
 			}
 			return ""
 		}},
-		{name: "file sets every key", file: "ovsdb: tcp:127.0.0.1:6640\nrundir: /tmp/r\nbpffs: /sys/fs/bpf/s\nstatus-interval: 2s\nlog-level: debug\n",
+		{name: "file sets every key", file: "ovsdb: tcp:127.0.0.1:6640\nrundir: /tmp/r\nbpffs: /sys/fs/bpf/s\nstatus-interval: 2s\nlog-level: debug\nmetrics-addr: unix:/tmp/m.sock\n",
 			want: func(s settings) string {
 				if s.opts.OVSDB != "tcp:127.0.0.1:6640" || s.opts.RunDir != "/tmp/r" || s.opts.PinDir != "/sys/fs/bpf/s" ||
-					s.opts.StatusInterval != 2*time.Second || s.logLevel != slog.LevelDebug {
+					s.opts.StatusInterval != 2*time.Second || s.logLevel != slog.LevelDebug || s.opts.MetricsAddr != "unix:/tmp/m.sock" {
 					return "file values not applied"
 				}
 				return ""
@@ -51,6 +51,12 @@ func TestParseArgs(t *testing.T) {
 				}
 				return ""
 			}},
+		{name: "empty value clears a flag", file: "metrics-addr: \"\"\n", want: func(s settings) string {
+			if s.opts.MetricsAddr != "" {
+				return "metrics-addr = " + s.opts.MetricsAddr + ", want empty"
+			}
+			return ""
+		}},
 		{name: "empty file changes nothing", file: "\n", want: func(s settings) string {
 			if s.opts.RunDir != def.RunDir {
 				return "rundir changed"
@@ -90,5 +96,29 @@ func TestParseArgs(t *testing.T) {
 				t.Errorf("parseArgs(%q): %s (got %+v)", args, got, s)
 			}
 		})
+	}
+}
+
+// The example in docs/sluice-datapath.md must be a configuration the program accepts.
+func TestDocumentedConfigExample(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/sluice-datapath.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "```yaml\n")
+	example, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("docs/sluice-datapath.md has no ```yaml example")
+	}
+	p := filepath.Join(t.TempDir(), "datapath.yaml")
+	if err := os.WriteFile(p, []byte(example), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := parseArgs([]string{"--config", p}, io.Discard)
+	if err != nil {
+		t.Fatalf("documented example refused: %v\n%s", err, example)
+	}
+	if s.opts.PinDir != "/sys/fs/bpf/sluice" || s.opts.MetricsAddr != "127.0.0.1:9192" {
+		t.Errorf("documented example gave bpffs %q, metrics-addr %q; want /sys/fs/bpf/sluice, 127.0.0.1:9192", s.opts.PinDir, s.opts.MetricsAddr)
 	}
 }

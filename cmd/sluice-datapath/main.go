@@ -37,6 +37,7 @@ func parseArgs(args []string, stderr io.Writer) (settings, error) {
 	fs.StringVar(&s.opts.RunDir, "rundir", s.opts.RunDir, "directory for the bridges' OpenFlow management sockets")
 	fs.StringVar(&s.opts.PinDir, "bpffs", "", "bpffs directory to pin steering maps and XDP links in (empty: no pinning; shutdown detaches)")
 	fs.DurationVar(&s.opts.StatusInterval, "status-interval", s.opts.StatusInterval, "how often link state and counters go to ovsdb (other_config:stats-update-interval overrides)")
+	fs.StringVar(&s.opts.MetricsAddr, "metrics-addr", s.opts.MetricsAddr, "where to serve /metrics and /healthz: host:port on loopback, or unix:/path; empty disables")
 	fs.TextVar(&s.logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return s, err

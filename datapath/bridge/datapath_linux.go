@@ -83,7 +83,8 @@ func New(opts Options) (*Datapath, error) {
 		bridges: map[string]*bridge{}, ifaces: map[string]*netPort{}, slots: make([]bool, opts.MaxSockets)}, nil
 }
 
-// Run runs sluice-datapath until ctx ends: it creates a Datapath, reconciles ovsdb-server's
+// Run runs sluice-datapath until ctx ends: it creates a Datapath, serves its counters at
+// opts.MetricsAddr (see ListenMetrics), reconciles ovsdb-server's
 // configuration at opts.OVSDB into it, and on the way out stops every port (leaving pinned XDP
 // links attached, see the package comment) and closes the switches.
 func Run(ctx context.Context, opts Options) error {
@@ -92,6 +93,17 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	defer d.Close()
+	if opts.MetricsAddr != "" {
+		l, err := ListenMetrics(opts.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("run datapath: %w", err)
+		}
+		mctx, stopMetrics := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); d.serveMetrics(mctx, l) }()
+		defer func() { stopMetrics(); <-done }()
+		d.log.Info("serving metrics", "addr", opts.MetricsAddr)
+	}
 	co := ovsdb.DefaultOptions()
 	co.Endpoint = opts.OVSDB
 	if opts.StatusInterval > 0 {

@@ -1,8 +1,11 @@
 package bridge_test
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -227,7 +230,8 @@ func TestPrivilegedDatapath(t *testing.T) {
 	db := startOVSDBServer(t)
 	podA, podB, node, hA, hB := newPods(t, "d")
 
-	dp, mgmt := startBridge(t, bin, db, node, hA.Name, hB.Name, "--log-level", "debug")
+	metricsSock := filepath.Join(t.TempDir(), "metrics.sock")
+	dp, mgmt := startBridge(t, bin, db, node, hA.Name, hB.Name, "--log-level", "debug", "--metrics-addr", "unix:"+metricsSock)
 
 	t.Run("ofport_written_back", func(t *testing.T) {
 		for name, want := range map[string]string{hA.Name: "1", hB.Name: "2", "br0": "65534"} {
@@ -283,6 +287,28 @@ func TestPrivilegedDatapath(t *testing.T) {
 			}
 			return nil
 		})
+	})
+	t.Run("metrics_endpoint_counts_traffic", func(t *testing.T) {
+		if got := scrape(t, metricsSock, "/healthz"); got != "ok\n" {
+			t.Errorf("/healthz = %q, want %q", got, "ok\n")
+		}
+		rxA := fmt.Sprintf(`sluice_port_rx_packets_total{bridge="br0",interface=%q,ofport="1"}`, hA.Name)
+		txB := fmt.Sprintf(`sluice_port_tx_packets_total{bridge="br0",interface=%q,ofport="2"}`, hB.Name)
+		flows := `sluice_bridge_flows{bridge="br0"}`
+		before := scrape(t, metricsSock, "/metrics")
+		testutil.Ping(t, podA, "10.0.0.2")
+		after := scrape(t, metricsSock, "/metrics")
+		for _, series := range []string{rxA, txB} {
+			if b, a := metricValue(t, before, series), metricValue(t, after, series); a < b+3 {
+				t.Errorf("%s went from %d to %d over 3 pings, want at least +3", series, b, a)
+			}
+		}
+		if got := metricValue(t, after, flows); got != 2 {
+			t.Errorf("%s = %d, want the 2 installed flows", flows, got)
+		}
+		if got := metricValue(t, after, `sluice_xdp_steering_frames_total{verdict="redirected"}`); got < 6 {
+			t.Errorf("steering redirected = %d, want at least the 6 pings' frames", got)
+		}
 	})
 	t.Run("missing_netdev_shows_error", func(t *testing.T) {
 		// ovs-vsctl warns about the failed attach but succeeds, as with ovs-vswitchd.
@@ -541,4 +567,39 @@ func BenchmarkPrivilegedDatapathNetperf(b *testing.B) {
 			b.ReportMetric(v, tt.unit)
 		})
 	}
+}
+
+// scrape GETs path from the metrics endpoint on the unix socket sock and returns the body.
+func scrape(t testing.TB, sock, path string) string {
+	t.Helper()
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		}}}
+	resp, err := c.Get("http://sluice-datapath" + path)
+	if err != nil {
+		t.Fatalf("scrape %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("scrape %s: status %s, error %v\n%s", path, resp.Status, err, body)
+	}
+	return string(body)
+}
+
+// metricValue returns the value of the series (name and labels as rendered) in a scrape.
+func metricValue(t testing.TB, text, series string) uint64 {
+	t.Helper()
+	for line := range strings.Lines(text) {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				t.Fatalf("value of %s in %q: %v", series, line, err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no series %s in scrape:\n%s", series, text)
+	return 0
 }
