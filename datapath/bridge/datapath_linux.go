@@ -40,7 +40,8 @@ type Datapath struct {
 	mu      sync.Mutex // serialises configuration changes; guards the maps below
 	bridges map[string]*bridge
 	ifaces  map[string]*netPort // attached netdevs by interface name
-	slots   []bool              // XSKMAP slots in use
+	tunnels map[string]*tunnelPort
+	slots   []bool // XSKMAP slots in use
 
 	drops [NumDropReasons]atomic.Uint64
 }
@@ -52,6 +53,8 @@ type bridge struct {
 	sw    *ofswitch.Switch
 	pipe  *pipeline.Pipeline
 	ports atomic.Pointer[map[uint32]*netPort] // by OpenFlow port; replaced, never changed
+	// tunnels are the tunnel ports by OpenFlow port; replaced, never changed.
+	tunnels atomic.Pointer[map[uint32]*tunnelPort]
 }
 
 // New loads the steering program (pinning its maps under opts.PinDir when set) and allocates
@@ -80,7 +83,7 @@ func New(opts Options) (*Datapath, error) {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	return &Datapath{opts: opts, log: log, steer: steer, umem: umem, ctx: ctx, stop: stop,
-		bridges: map[string]*bridge{}, ifaces: map[string]*netPort{}, slots: make([]bool, opts.MaxSockets)}, nil
+		bridges: map[string]*bridge{}, ifaces: map[string]*netPort{}, tunnels: map[string]*tunnelPort{}, slots: make([]bool, opts.MaxSockets)}, nil
 }
 
 // Run runs sluice-datapath until ctx ends: it creates a Datapath, serves its counters at
@@ -132,10 +135,12 @@ func (d *Datapath) Close() error {
 		b.sw.Close()
 	}
 	clear(d.bridges)
+	clear(d.tunnels)
 	d.stop()
 	drops := d.Drops()
 	d.log.Info("datapath closed", "drops_"+DropNoPort.String(), drops[DropNoPort],
-		"drops_"+DropNoMemory.String(), drops[DropNoMemory], "drops_"+DropTooLong.String(), drops[DropTooLong])
+		"drops_"+DropNoMemory.String(), drops[DropNoMemory], "drops_"+DropTooLong.String(), drops[DropTooLong],
+		"drops_"+DropTunnelEncap.String(), drops[DropTunnelEncap])
 	err := errors.Join(d.umem.Close(), d.steer.Close())
 	if err != nil {
 		return fmt.Errorf("close datapath: %w", err)
@@ -178,6 +183,7 @@ func (d *Datapath) AddBridge(_ context.Context, b ovsdb.Bridge) (ovsdb.BridgeSta
 	br.sw = ofswitch.New(ofswitch.Options{Bridge: b.Name, Path: d.SocketPath(b.Name), DatapathID: dpid,
 		Logger: d.log, Pipeline: br.pipe})
 	br.ports.Store(&map[uint32]*netPort{})
+	br.tunnels.Store(&map[uint32]*tunnelPort{})
 	if err := br.sw.Listen(d.ctx); err != nil {
 		return ovsdb.BridgeStatus{}, fmt.Errorf("add bridge %s: %w", b.Name, err)
 	}
@@ -199,6 +205,11 @@ func (d *Datapath) DeleteBridge(_ context.Context, b ovsdb.Bridge) error {
 			d.removePortLocked(p, true)
 		}
 	}
+	for name, tp := range d.tunnels {
+		if tp.br == br {
+			delete(d.tunnels, name)
+		}
+	}
 	delete(d.bridges, b.Name)
 	br.sw.Close()
 	d.log.Info("bridge deleted", "bridge", b.Name)
@@ -206,7 +217,8 @@ func (d *Datapath) DeleteBridge(_ context.Context, b ovsdb.Bridge) error {
 }
 
 // Attach adds iface to its bridge: a netdev through AF_XDP, the bridge's own internal interface
-// as the no-op LOCAL port. Other kinds are refused.
+// as the no-op LOCAL port, a geneve or vxlan interface as a tunnel port that drops what it is
+// given (tunnelPort). Other internal interfaces are refused.
 func (d *Datapath) Attach(_ context.Context, iface ovsdb.Interface) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -227,6 +239,8 @@ func (d *Datapath) Attach(_ context.Context, iface ovsdb.Interface) error {
 			return fmt.Errorf("attach %s: %w", iface.Name, err)
 		}
 		return nil
+	case ovsdb.KindTunnel:
+		return d.attachTunnel(br, iface)
 	}
 	return fmt.Errorf("attach %s: %s interfaces are not supported by the sluice datapath yet", iface.Name, iface.Type)
 }
@@ -239,6 +253,10 @@ func (d *Datapath) Detach(_ context.Context, iface ovsdb.Interface) error {
 		if br, ok := d.bridges[iface.Bridge]; ok {
 			_ = br.sw.RemovePort(flow.PortLocal)
 		}
+		return nil
+	}
+	if tp, ok := d.tunnels[iface.Name]; ok {
+		d.removeTunnelLocked(tp)
 		return nil
 	}
 	if p, ok := d.ifaces[iface.Name]; ok {
@@ -258,6 +276,10 @@ func (d *Datapath) Status(_ context.Context, iface ovsdb.Interface) (ovsdb.Statu
 			return ovsdb.Status{}, fmt.Errorf("status of %s: bridge %s is not running", iface.Name, iface.Bridge)
 		}
 		return ovsdb.Status{AdminUp: true, LinkUp: true, MAC: br.mac}, nil
+	}
+	if tp, ok := d.tunnels[iface.Name]; ok {
+		ps := tp.Stats()
+		return ovsdb.Status{AdminUp: true, LinkUp: true, Counters: ovsdb.Counters{TxDropped: ps.TxDropped}}, nil
 	}
 	p, ok := d.ifaces[iface.Name]
 	if !ok {

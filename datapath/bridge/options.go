@@ -76,11 +76,14 @@ const (
 	DropNoMemory
 	// DropTooLong: the output does not fit a UMEM chunk.
 	DropTooLong
+	// DropTunnelEncap: the output port is a tunnel port, and tunnel encapsulation is not
+	// implemented yet.
+	DropTunnelEncap
 	// NumDropReasons is the number of reasons.
 	NumDropReasons
 )
 
-var dropNames = [NumDropReasons]string{"no_port", "no_memory", "too_long"}
+var dropNames = [NumDropReasons]string{"no_port", "no_memory", "too_long", "tunnel_encap_not_implemented"}
 
 // String returns the reason's metric label.
 func (r DropReason) String() string {

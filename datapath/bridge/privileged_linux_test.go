@@ -310,6 +310,48 @@ func TestPrivilegedDatapath(t *testing.T) {
 			t.Errorf("steering redirected = %d, want at least the 6 pings' frames", got)
 		}
 	})
+	t.Run("tunnel_port_registered_and_drops_with_reason", func(t *testing.T) {
+		db.vsctl(t, "add-port", "br0", "tun0", "--", "set", "interface", "tun0", "type=geneve",
+			"options:remote_ip=flow", "options:key=flow", "ofport_request=10")
+		if got := db.vsctl(t, "get", "interface", "tun0", "ofport"); got != "10" {
+			t.Errorf("ofport of tun0 = %s, want 10", got)
+		}
+		if got := db.vsctl(t, "get", "interface", "tun0", "error"); got != "[]" {
+			t.Errorf("error of tun0 = %s, want none", got)
+		}
+		if out := ofctl(t, mgmt, "dump-ports-desc"); !strings.Contains(out, "10(tun0)") {
+			t.Errorf("dump-ports-desc lacks 10(tun0):\n%s", out)
+		}
+		// ARP requests for an address nobody has go to the tunnel port.
+		ofctl(t, mgmt, "add-flow", "cookie=0x77,priority=40000,in_port=1,arp,arp_tpa=10.0.0.99,actions=output:10")
+		_, _ = podA.Exec("ping", "-c", "2", "-i", "0.2", "-W", "1", "10.0.0.99")
+		ofctl(t, mgmt, "del-flows", "cookie=0x77/-1")
+		dump := ofctl(t, mgmt, "dump-ports", "10")
+		_, rest, _ := strings.Cut(dump, "tx pkts=")
+		_, drop, _ := strings.Cut(rest, "drop=")
+		if n, _ := strconv.Atoi(strings.TrimRight(strings.Fields(drop + " x")[0], ",")); n < 1 {
+			t.Errorf("tun0 tx drop = %q, want at least 1:\n%s", drop, dump)
+		}
+		reason := `sluice_datapath_drops_total{reason="tunnel_encap_not_implemented"}`
+		if got := metricValue(t, scrape(t, metricsSock, "/metrics"), reason); got < 1 {
+			t.Errorf("%s = %d, want at least 1", reason, got)
+		}
+		eventually(t, 15*time.Second, "tx_dropped of tun0 in statistics", func() error {
+			out, err := db.tryVsctl("get", "interface", "tun0", "statistics:tx_dropped")
+			if err != nil {
+				return err
+			}
+			if n, _ := strconv.Atoi(out); n < 1 {
+				return fmt.Errorf("tx_dropped = %q, want at least 1", out)
+			}
+			return nil
+		})
+		testutil.Ping(t, podA, "10.0.0.2") // the tunnel port does not disturb the others
+		db.vsctl(t, "del-port", "br0", "tun0")
+		if out := ofctl(t, mgmt, "dump-ports-desc"); strings.Contains(out, "tun0") {
+			t.Errorf("dump-ports-desc still lists tun0 after del-port:\n%s", out)
+		}
+	})
 	t.Run("missing_netdev_shows_error", func(t *testing.T) {
 		// ovs-vsctl warns about the failed attach but succeeds, as with ovs-vswitchd.
 		_, _ = db.tryVsctl("add-port", "br0", "nosuchdev0")
