@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"io"
 	"log/slog"
 	"os"
@@ -121,4 +123,26 @@ func TestDocumentedConfigExample(t *testing.T) {
 	if s.opts.PinDir != "/sys/fs/bpf/sluice" || s.opts.MetricsAddr != "127.0.0.1:9192" {
 		t.Errorf("documented example gave bpffs %q, metrics-addr %q; want /sys/fs/bpf/sluice, 127.0.0.1:9192", s.opts.PinDir, s.opts.MetricsAddr)
 	}
+}
+
+// FuzzMergeConfig: any file content either applies or fails with errConfig, and never panics.
+func FuzzMergeConfig(f *testing.F) {
+	for _, seed := range []string{"", "rundir: /tmp/r\n", `{"ovsdb": "tcp:127.0.0.1:6640"}`, "log-level: 4\n",
+		"status-interval: 1s\nbpffs: null\n", "- a\n", "rundir: [\n", "x: {y: z}\n"} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fs := flag.NewFlagSet("fuzz", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		fs.String("config", "", "")
+		fs.String("rundir", "", "")
+		fs.String("ovsdb", "", "")
+		fs.String("bpffs", "", "")
+		fs.Duration("status-interval", 0, "")
+		var lv slog.Level
+		fs.TextVar(&lv, "log-level", slog.LevelInfo, "")
+		if err := mergeConfig(fs, data); err != nil && !errors.Is(err, errConfig) {
+			t.Errorf("mergeConfig(%q) error %v is not an errConfig", data, err)
+		}
+	})
 }

@@ -371,7 +371,7 @@ func (d *Datapath) attachNetdev(br *bridge, iface ovsdb.Interface) (err error) {
 	}
 	d.slots[slot] = true
 	d.ifaces[iface.Name] = p
-	br.setPort(p.ofport, p)
+	publish(&br.ports, p.ofport, p)
 	p.start(d.ctx)
 	d.log.Info("interface attached", "interface", iface.Name, "bridge", br.name, "ofport", p.ofport,
 		"slot", p.slot, "xdp", p.att.Mode, "zero_copy", sock.ZeroCopy())
@@ -414,7 +414,7 @@ func (d *Datapath) attachXDP(name string, ifindex int) (*bpf.Attachment, error) 
 // link stays attached (shutdown).
 func (d *Datapath) removePortLocked(p *netPort, detach bool) {
 	p.stopAndWait()
-	p.br.setPort(p.ofport, nil)
+	publish(&p.br.ports, p.ofport, nil)
 	_ = p.br.sw.RemovePort(p.ofport)
 	_ = d.steer.DeleteSocket(p.slot)
 	if err := p.xdp.Close(); err != nil {
@@ -433,15 +433,16 @@ func (d *Datapath) removePortLocked(p *netPort, detach bool) {
 	d.log.Info("interface detached", "interface", p.iface.Name, "xdp_detached", detach)
 }
 
-// setPort publishes a new port map with ofport set to p (nil: removed).
-func (b *bridge) setPort(ofport uint32, p *netPort) {
-	m := maps.Clone(*b.ports.Load())
-	if p == nil {
+// publish replaces the copy-on-write map at ptr with one where ofport maps to v (nil: removed);
+// the port goroutines read it without locks.
+func publish[T any](ptr *atomic.Pointer[map[uint32]*T], ofport uint32, v *T) {
+	m := maps.Clone(*ptr.Load())
+	if v == nil {
 		delete(m, ofport)
 	} else {
-		m[ofport] = p
+		m[ofport] = v
 	}
-	b.ports.Store(&m)
+	ptr.Store(&m)
 }
 
 // localPort is the bridge's LOCAL port while it has no kernel device: it counts nothing and

@@ -3,7 +3,6 @@ package bridge
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"sync/atomic"
 
 	"github.com/sluicenet/sluice/datapath/ofswitch"
@@ -57,7 +56,7 @@ func (d *Datapath) attachTunnel(br *bridge, iface ovsdb.Interface) error {
 		return fmt.Errorf("attach %s: %w", iface.Name, err)
 	}
 	d.tunnels[iface.Name] = t
-	br.setTunnel(t.ofport, t)
+	publish(&br.tunnels, t.ofport, t)
 	d.log.Warn("tunnel port attached; encapsulation not implemented, frames sent to it are dropped",
 		"interface", iface.Name, "type", iface.Type, "bridge", br.name, "ofport", t.ofport,
 		"remote_flow", t.tunnel.RemoteFlow, "key_flow", t.tunnel.KeyFlow)
@@ -66,19 +65,8 @@ func (d *Datapath) attachTunnel(br *bridge, iface ovsdb.Interface) error {
 
 // removeTunnelLocked removes a tunnel port from its switch and the tables.
 func (d *Datapath) removeTunnelLocked(t *tunnelPort) {
-	t.br.setTunnel(t.ofport, nil)
+	publish(&t.br.tunnels, t.ofport, nil)
 	_ = t.br.sw.RemovePort(t.ofport)
 	delete(d.tunnels, t.name)
 	d.log.Info("tunnel port detached", "interface", t.name, "bridge", t.br.name)
-}
-
-// setTunnel publishes a new tunnel map with ofport set to t (nil: removed).
-func (b *bridge) setTunnel(ofport uint32, t *tunnelPort) {
-	m := maps.Clone(*b.tunnels.Load())
-	if t == nil {
-		delete(m, ofport)
-	} else {
-		m[ofport] = t
-	}
-	b.tunnels.Store(&m)
 }
