@@ -448,6 +448,9 @@ func TestPrivilegedDatapath(t *testing.T) {
 		if _, err := os.Stat(mgmt); !os.IsNotExist(err) {
 			t.Errorf("management socket after shutdown: stat error %v, want not exist", err)
 		}
+		if _, err := os.Stat(metricsSock); !os.IsNotExist(err) {
+			t.Errorf("metrics socket after shutdown: stat error %v, want not exist", err)
+		}
 	})
 }
 
