@@ -18,8 +18,10 @@ import (
 
 var updateGolden = flag.Bool("update", false, "rewrite testdata/*.golden")
 
-func TestMetricsWriteText(t *testing.T) {
-	m := Metrics{
+// sampleMetrics has a value in every kind of series, and one port whose socket statistics
+// could not be read.
+func sampleMetrics() Metrics {
+	return Metrics{
 		Drops:    [NumDropReasons]uint64{DropNoPort: 3, DropTooLong: 1},
 		Steering: bpf.Counters{Redirected: 100, PassedKernelOwned: 7, PassedMalformed: 1},
 		Bridges: []BridgeMetrics{{
@@ -35,6 +37,10 @@ func TestMetricsWriteText(t *testing.T) {
 			{Bridge: "br0", Interface: "veth2", OFPort: 2, XSKErr: true},
 		},
 	}
+}
+
+func TestMetricsWriteText(t *testing.T) {
+	m := sampleMetrics()
 	var buf bytes.Buffer
 	if err := m.WriteText(&buf); err != nil {
 		t.Fatalf("WriteText: %v", err)
@@ -109,5 +115,18 @@ func TestListenMetrics(t *testing.T) {
 				t.Errorf("ListenMetrics(%q) error = %v, want one containing %q", tc.addr, err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// BenchmarkMetricsWriteText is the cost of rendering one scrape of a bridge with two ports.
+func BenchmarkMetricsWriteText(b *testing.B) {
+	m := sampleMetrics()
+	var buf bytes.Buffer
+	b.ReportAllocs()
+	for b.Loop() {
+		buf.Reset()
+		if err := m.WriteText(&buf); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
