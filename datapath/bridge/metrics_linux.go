@@ -33,6 +33,15 @@ type Metrics struct {
 	SteeringErr bool
 	Bridges     []BridgeMetrics // sorted by name
 	Ports       []PortMetrics   // sorted by bridge, then interface name
+	Tunnels     []TunnelMetrics // sorted by bridge, then interface name
+}
+
+// TunnelMetrics are one tunnel port's counters: until encapsulation exists, only the frames it
+// dropped.
+type TunnelMetrics struct {
+	Bridge, Interface string
+	OFPort            uint32
+	TxDropped         uint64
 }
 
 // BridgeMetrics are one bridge's counters.
@@ -77,6 +86,12 @@ func (d *Datapath) Metrics() Metrics {
 		pm.XSK, pm.XSKErr = st, err != nil
 		m.Ports = append(m.Ports, pm)
 	}
+	for _, tp := range d.tunnels {
+		m.Tunnels = append(m.Tunnels, TunnelMetrics{Bridge: tp.br.name, Interface: tp.name, OFPort: tp.ofport, TxDropped: tp.dropped.Load()})
+	}
+	slices.SortFunc(m.Tunnels, func(a, b TunnelMetrics) int {
+		return cmp.Or(strings.Compare(a.Bridge, b.Bridge), strings.Compare(a.Interface, b.Interface))
+	})
 	slices.SortFunc(m.Bridges, func(a, b BridgeMetrics) int { return strings.Compare(a.Name, b.Name) })
 	slices.SortFunc(m.Ports, func(a, b PortMetrics) int {
 		return cmp.Or(strings.Compare(a.Bridge, b.Bridge), strings.Compare(a.Interface, b.Interface))
@@ -144,8 +159,12 @@ func (m *Metrics) WriteText(w io.Writer) error {
 	for _, p := range m.Ports {
 		for r, n := range p.Stats.Drops {
 			fmt.Fprintf(bw, "sluice_port_tx_drops_total{bridge=%q,interface=%q,ofport=\"%d\",reason=%q} %d\n",
-				p.Bridge, label(p.Interface), p.OFPort, port.DropReason(r).String(), n)
+				label(p.Bridge), label(p.Interface), p.OFPort, port.DropReason(r).String(), n)
 		}
+	}
+	for _, tp := range m.Tunnels {
+		fmt.Fprintf(bw, "sluice_port_tx_drops_total{bridge=%q,interface=%q,ofport=\"%d\",reason=%q} %d\n",
+			label(tp.Bridge), label(tp.Interface), tp.OFPort, DropTunnelEncap.String(), tp.TxDropped)
 	}
 	family("sluice_xsk_events_total", "counter", "The AF_XDP socket's XDP_STATISTICS counters, by kind.")
 	for _, p := range m.Ports {

@@ -36,6 +36,7 @@ func sampleMetrics() Metrics {
 				XSK:   afxdp.Statistics{RXRingFull: 2, RXFillRingEmpty: 8}},
 			{Bridge: "br0", Interface: "veth2", OFPort: 2, XSKErr: true},
 		},
+		Tunnels: []TunnelMetrics{{Bridge: "br0", Interface: "tun0", OFPort: 10, TxDropped: 4}},
 	}
 }
 
@@ -62,7 +63,9 @@ func TestMetricsWriteText(t *testing.T) {
 		t.Errorf("WriteText output differs from %s:\ngot:\n%s\nwant:\n%s", golden, got, want)
 	}
 	t.Run("label values escaped", func(t *testing.T) {
-		m := Metrics{SteeringErr: true, Bridges: []BridgeMetrics{{Name: "b\\r\"0\nx\tß"}}}
+		name := "b\\r\"0\nx\tß"
+		m := Metrics{SteeringErr: true, Bridges: []BridgeMetrics{{Name: name}}, Ports: []PortMetrics{{Bridge: name, Interface: "p"}},
+			Tunnels: []TunnelMetrics{{Bridge: name, Interface: "t"}}}
 		var buf bytes.Buffer
 		if err := m.WriteText(&buf); err != nil {
 			t.Fatal(err)
@@ -70,6 +73,14 @@ func TestMetricsWriteText(t *testing.T) {
 		want := `sluice_bridge_flows{bridge="b\\r\"0\nx` + "\tß" + `"} 0`
 		if got := buf.String(); !strings.Contains(got, want+"\n") {
 			t.Errorf("WriteText wrote\n%s\nwant a line %s", got, want)
+		}
+		if got, raw := buf.String(), "\"0\nx"; strings.Contains(got, raw) {
+			t.Errorf("WriteText left a raw newline of a label value in:\n%s", got)
+		}
+		for line := range strings.Lines(buf.String()) {
+			if strings.Contains(line, "bridge=") && !strings.Contains(line, `bridge="b\\r\"0\nx`+"\tß\"") {
+				t.Errorf("series with an unescaped bridge label: %s", line)
+			}
 		}
 	})
 	t.Run("no steering line when unreadable", func(t *testing.T) {

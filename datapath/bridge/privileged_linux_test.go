@@ -332,9 +332,12 @@ func TestPrivilegedDatapath(t *testing.T) {
 		if n, _ := strconv.Atoi(strings.TrimRight(strings.Fields(drop + " x")[0], ",")); n < 1 {
 			t.Errorf("tun0 tx drop = %q, want at least 1:\n%s", drop, dump)
 		}
-		reason := `sluice_datapath_drops_total{reason="tunnel_encap_not_implemented"}`
-		if got := metricValue(t, scrape(t, metricsSock, "/metrics"), reason); got < 1 {
-			t.Errorf("%s = %d, want at least 1", reason, got)
+		scraped := scrape(t, metricsSock, "/metrics")
+		for _, series := range []string{`sluice_datapath_drops_total{reason="tunnel_encap_not_implemented"}`,
+			`sluice_port_tx_drops_total{bridge="br0",interface="tun0",ofport="10",reason="tunnel_encap_not_implemented"}`} {
+			if got := metricValue(t, scraped, series); got < 1 {
+				t.Errorf("%s = %d, want at least 1", series, got)
+			}
 		}
 		eventually(t, 15*time.Second, "tx_dropped of tun0 in statistics", func() error {
 			out, err := db.tryVsctl("get", "interface", "tun0", "statistics:tx_dropped")
