@@ -40,7 +40,8 @@ type Datapath struct {
 	mu      sync.Mutex // serialises configuration changes; guards the maps below
 	bridges map[string]*bridge
 	ifaces  map[string]*netPort // attached netdevs by interface name
-	slots   []bool              // XSKMAP slots in use
+	tunnels map[string]*tunnelPort
+	slots   []bool // XSKMAP slots in use
 
 	drops [NumDropReasons]atomic.Uint64
 }
@@ -52,6 +53,8 @@ type bridge struct {
 	sw    *ofswitch.Switch
 	pipe  *pipeline.Pipeline
 	ports atomic.Pointer[map[uint32]*netPort] // by OpenFlow port; replaced, never changed
+	// tunnels are the tunnel ports by OpenFlow port; replaced, never changed.
+	tunnels atomic.Pointer[map[uint32]*tunnelPort]
 }
 
 // New loads the steering program (pinning its maps under opts.PinDir when set) and allocates
@@ -80,10 +83,11 @@ func New(opts Options) (*Datapath, error) {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	return &Datapath{opts: opts, log: log, steer: steer, umem: umem, ctx: ctx, stop: stop,
-		bridges: map[string]*bridge{}, ifaces: map[string]*netPort{}, slots: make([]bool, opts.MaxSockets)}, nil
+		bridges: map[string]*bridge{}, ifaces: map[string]*netPort{}, tunnels: map[string]*tunnelPort{}, slots: make([]bool, opts.MaxSockets)}, nil
 }
 
-// Run runs sluice-datapath until ctx ends: it creates a Datapath, reconciles ovsdb-server's
+// Run runs sluice-datapath until ctx ends: it creates a Datapath, serves its counters at
+// opts.MetricsAddr (see ListenMetrics), reconciles ovsdb-server's
 // configuration at opts.OVSDB into it, and on the way out stops every port (leaving pinned XDP
 // links attached, see the package comment) and closes the switches.
 func Run(ctx context.Context, opts Options) error {
@@ -92,6 +96,17 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	defer d.Close()
+	if opts.MetricsAddr != "" {
+		l, err := ListenMetrics(opts.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("run datapath: %w", err)
+		}
+		mctx, stopMetrics := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); d.serveMetrics(mctx, l) }()
+		defer func() { stopMetrics(); <-done }()
+		d.log.Info("serving metrics", "addr", opts.MetricsAddr)
+	}
 	co := ovsdb.DefaultOptions()
 	co.Endpoint = opts.OVSDB
 	if opts.StatusInterval > 0 {
@@ -120,10 +135,12 @@ func (d *Datapath) Close() error {
 		b.sw.Close()
 	}
 	clear(d.bridges)
+	clear(d.tunnels)
 	d.stop()
 	drops := d.Drops()
 	d.log.Info("datapath closed", "drops_"+DropNoPort.String(), drops[DropNoPort],
-		"drops_"+DropNoMemory.String(), drops[DropNoMemory], "drops_"+DropTooLong.String(), drops[DropTooLong])
+		"drops_"+DropNoMemory.String(), drops[DropNoMemory], "drops_"+DropTooLong.String(), drops[DropTooLong],
+		"drops_"+DropTunnelEncap.String(), drops[DropTunnelEncap])
 	err := errors.Join(d.umem.Close(), d.steer.Close())
 	if err != nil {
 		return fmt.Errorf("close datapath: %w", err)
@@ -166,6 +183,7 @@ func (d *Datapath) AddBridge(_ context.Context, b ovsdb.Bridge) (ovsdb.BridgeSta
 	br.sw = ofswitch.New(ofswitch.Options{Bridge: b.Name, Path: d.SocketPath(b.Name), DatapathID: dpid,
 		Logger: d.log, Pipeline: br.pipe})
 	br.ports.Store(&map[uint32]*netPort{})
+	br.tunnels.Store(&map[uint32]*tunnelPort{})
 	if err := br.sw.Listen(d.ctx); err != nil {
 		return ovsdb.BridgeStatus{}, fmt.Errorf("add bridge %s: %w", b.Name, err)
 	}
@@ -187,6 +205,11 @@ func (d *Datapath) DeleteBridge(_ context.Context, b ovsdb.Bridge) error {
 			d.removePortLocked(p, true)
 		}
 	}
+	for name, tp := range d.tunnels {
+		if tp.br == br {
+			delete(d.tunnels, name)
+		}
+	}
 	delete(d.bridges, b.Name)
 	br.sw.Close()
 	d.log.Info("bridge deleted", "bridge", b.Name)
@@ -194,7 +217,8 @@ func (d *Datapath) DeleteBridge(_ context.Context, b ovsdb.Bridge) error {
 }
 
 // Attach adds iface to its bridge: a netdev through AF_XDP, the bridge's own internal interface
-// as the no-op LOCAL port. Other kinds are refused.
+// as the no-op LOCAL port, a geneve or vxlan interface as a tunnel port that drops what it is
+// given (tunnelPort). Other internal interfaces are refused.
 func (d *Datapath) Attach(_ context.Context, iface ovsdb.Interface) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -215,6 +239,8 @@ func (d *Datapath) Attach(_ context.Context, iface ovsdb.Interface) error {
 			return fmt.Errorf("attach %s: %w", iface.Name, err)
 		}
 		return nil
+	case ovsdb.KindTunnel:
+		return d.attachTunnel(br, iface)
 	}
 	return fmt.Errorf("attach %s: %s interfaces are not supported by the sluice datapath yet", iface.Name, iface.Type)
 }
@@ -227,6 +253,10 @@ func (d *Datapath) Detach(_ context.Context, iface ovsdb.Interface) error {
 		if br, ok := d.bridges[iface.Bridge]; ok {
 			_ = br.sw.RemovePort(flow.PortLocal)
 		}
+		return nil
+	}
+	if tp, ok := d.tunnels[iface.Name]; ok {
+		d.removeTunnelLocked(tp)
 		return nil
 	}
 	if p, ok := d.ifaces[iface.Name]; ok {
@@ -246,6 +276,10 @@ func (d *Datapath) Status(_ context.Context, iface ovsdb.Interface) (ovsdb.Statu
 			return ovsdb.Status{}, fmt.Errorf("status of %s: bridge %s is not running", iface.Name, iface.Bridge)
 		}
 		return ovsdb.Status{AdminUp: true, LinkUp: true, MAC: br.mac}, nil
+	}
+	if tp, ok := d.tunnels[iface.Name]; ok {
+		ps := tp.Stats()
+		return ovsdb.Status{AdminUp: true, LinkUp: true, Counters: ovsdb.Counters{TxDropped: ps.TxDropped}}, nil
 	}
 	p, ok := d.ifaces[iface.Name]
 	if !ok {
@@ -337,7 +371,7 @@ func (d *Datapath) attachNetdev(br *bridge, iface ovsdb.Interface) (err error) {
 	}
 	d.slots[slot] = true
 	d.ifaces[iface.Name] = p
-	br.setPort(p.ofport, p)
+	publish(&br.ports, p.ofport, p)
 	p.start(d.ctx)
 	d.log.Info("interface attached", "interface", iface.Name, "bridge", br.name, "ofport", p.ofport,
 		"slot", p.slot, "xdp", p.att.Mode, "zero_copy", sock.ZeroCopy())
@@ -380,7 +414,7 @@ func (d *Datapath) attachXDP(name string, ifindex int) (*bpf.Attachment, error) 
 // link stays attached (shutdown).
 func (d *Datapath) removePortLocked(p *netPort, detach bool) {
 	p.stopAndWait()
-	p.br.setPort(p.ofport, nil)
+	publish(&p.br.ports, p.ofport, nil)
 	_ = p.br.sw.RemovePort(p.ofport)
 	_ = d.steer.DeleteSocket(p.slot)
 	if err := p.xdp.Close(); err != nil {
@@ -399,15 +433,16 @@ func (d *Datapath) removePortLocked(p *netPort, detach bool) {
 	d.log.Info("interface detached", "interface", p.iface.Name, "xdp_detached", detach)
 }
 
-// setPort publishes a new port map with ofport set to p (nil: removed).
-func (b *bridge) setPort(ofport uint32, p *netPort) {
-	m := maps.Clone(*b.ports.Load())
-	if p == nil {
+// publish replaces the copy-on-write map at ptr with one where ofport maps to v (nil: removed);
+// the port goroutines read it without locks.
+func publish[T any](ptr *atomic.Pointer[map[uint32]*T], ofport uint32, v *T) {
+	m := maps.Clone(*ptr.Load())
+	if v == nil {
 		delete(m, ofport)
 	} else {
-		m[ofport] = p
+		m[ofport] = v
 	}
-	b.ports.Store(&m)
+	ptr.Store(&m)
 }
 
 // localPort is the bridge's LOCAL port while it has no kernel device: it counts nothing and

@@ -26,7 +26,9 @@
 //
 // The bridge's own internal interface (the LOCAL port, 65534) is a no-op port for now: it
 // exists for controllers (port desc, flows may output to it) but frames sent to it are dropped
-// and counted. Tunnel interfaces are refused with an error in the Interface row.
+// and counted. Geneve and vxlan interfaces become tunnel ports the same way: registered with
+// the switch under their ofport, but without encapsulation yet, so every frame sent to one is
+// dropped and counted (DropTunnelEncap and the port's tx_dropped).
 //
 // # Restart without a black hole
 //
@@ -37,5 +39,6 @@
 // Without PinDir, shutdown detaches everything.
 //
 // Nothing on the per-packet path allocates: frames that cannot be forwarded are counted by
-// reason (Drops).
+// reason (Drops). Datapath.Metrics reads every counter at scrape time and Metrics.WriteText
+// renders them in the Prometheus text format; Run serves them on Options.MetricsAddr.
 package bridge

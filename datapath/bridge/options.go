@@ -35,12 +35,15 @@ type Options struct {
 	MaxSockets uint32
 	// StatusInterval is how often link state and counters go to the database.
 	StatusInterval time.Duration
+	// MetricsAddr is where Run serves /metrics (Prometheus text format) and /healthz:
+	// "host:port" on a loopback address or "unix:/path"; "" serves nothing.
+	MetricsAddr string
 }
 
 // DefaultOptions returns Debian's ovsdb-server socket, ofswitch's socket directory, no
 // pinning, batches of 64, 256 busy polls, 100 ms sleeps, a UMEM of 16384 2-KiB chunks
 // (32 MiB) with 512-entry rings (room for more than 8 ports), 256 XSKMAP slots, and ovsdb's
-// default 5 s status interval.
+// default 5 s status interval, and metrics on 127.0.0.1:9192.
 func DefaultOptions() Options {
 	so := afxdp.DefaultSocketOptions()
 	so.FillSize, so.CompletionSize, so.RXSize, so.TXSize = 512, 512, 512, 512
@@ -56,8 +59,12 @@ func DefaultOptions() Options {
 		Socket:         so,
 		MaxSockets:     256,
 		StatusInterval: ovsdb.DefaultOptions().StatusInterval,
+		MetricsAddr:    DefaultMetricsAddr,
 	}
 }
+
+// DefaultMetricsAddr is where sluice-datapath serves its counters unless told otherwise.
+const DefaultMetricsAddr = "127.0.0.1:9192"
 
 // DropReason says why the runtime dropped a copy of a packet the pipeline output.
 type DropReason int
@@ -69,11 +76,14 @@ const (
 	DropNoMemory
 	// DropTooLong: the output does not fit a UMEM chunk.
 	DropTooLong
+	// DropTunnelEncap: the output port is a tunnel port, and tunnel encapsulation is not
+	// implemented yet.
+	DropTunnelEncap
 	// NumDropReasons is the number of reasons.
 	NumDropReasons
 )
 
-var dropNames = [NumDropReasons]string{"no_port", "no_memory", "too_long"}
+var dropNames = [NumDropReasons]string{"no_port", "no_memory", "too_long", "tunnel_encap_not_implemented"}
 
 // String returns the reason's metric label.
 func (r DropReason) String() string {

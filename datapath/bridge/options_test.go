@@ -10,6 +10,7 @@ func TestDropReasonString(t *testing.T) {
 		{DropNoPort, "no_port"},
 		{DropNoMemory, "no_memory"},
 		{DropTooLong, "too_long"},
+		{DropTunnelEncap, "tunnel_encap_not_implemented"},
 		{NumDropReasons, "unknown"},
 		{-1, "unknown"},
 	} {

@@ -126,7 +126,7 @@ func (p *netPort) run(ctx context.Context) {
 
 // handle runs n received frames through the pipeline and transmits the outputs.
 func (l *rxLoop) handle(n int) {
-	ports := *l.p.br.ports.Load()
+	ports, tunnels := *l.p.br.ports.Load(), *l.p.br.tunnels.Load()
 	for i := range n {
 		f := &l.frames[i]
 		l.runner.Process(f.Data(), l.p.ofport, &l.res)
@@ -137,7 +137,11 @@ func (l *rxLoop) handle(n int) {
 			o := &l.res.Outputs[j]
 			dst := ports[o.Port]
 			if dst == nil {
-				l.p.d.drops[DropNoPort].Add(1)
+				if t := tunnels[o.Port]; t != nil {
+					t.drop()
+				} else {
+					l.p.d.drops[DropNoPort].Add(1)
+				}
 				continue
 			}
 			out, ok := l.copyOut(f, o.Frame)

@@ -1,8 +1,11 @@
 package bridge_test
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -227,7 +230,8 @@ func TestPrivilegedDatapath(t *testing.T) {
 	db := startOVSDBServer(t)
 	podA, podB, node, hA, hB := newPods(t, "d")
 
-	dp, mgmt := startBridge(t, bin, db, node, hA.Name, hB.Name, "--log-level", "debug")
+	metricsSock := filepath.Join(t.TempDir(), "metrics.sock")
+	dp, mgmt := startBridge(t, bin, db, node, hA.Name, hB.Name, "--log-level", "debug", "--metrics-addr", "unix:"+metricsSock)
 
 	t.Run("ofport_written_back", func(t *testing.T) {
 		for name, want := range map[string]string{hA.Name: "1", hB.Name: "2", "br0": "65534"} {
@@ -283,6 +287,73 @@ func TestPrivilegedDatapath(t *testing.T) {
 			}
 			return nil
 		})
+	})
+	t.Run("metrics_endpoint_counts_traffic", func(t *testing.T) {
+		if got := scrape(t, metricsSock, "/healthz"); got != "ok\n" {
+			t.Errorf("/healthz = %q, want %q", got, "ok\n")
+		}
+		rxA := fmt.Sprintf(`sluice_port_rx_packets_total{bridge="br0",interface=%q,ofport="1"}`, hA.Name)
+		txB := fmt.Sprintf(`sluice_port_tx_packets_total{bridge="br0",interface=%q,ofport="2"}`, hB.Name)
+		flows := `sluice_bridge_flows{bridge="br0"}`
+		before := scrape(t, metricsSock, "/metrics")
+		testutil.Ping(t, podA, "10.0.0.2")
+		after := scrape(t, metricsSock, "/metrics")
+		for _, series := range []string{rxA, txB} {
+			if b, a := metricValue(t, before, series), metricValue(t, after, series); a < b+3 {
+				t.Errorf("%s went from %d to %d over 3 pings, want at least +3", series, b, a)
+			}
+		}
+		if got := metricValue(t, after, flows); got != 2 {
+			t.Errorf("%s = %d, want the 2 installed flows", flows, got)
+		}
+		if got := metricValue(t, after, `sluice_xdp_steering_frames_total{verdict="redirected"}`); got < 6 {
+			t.Errorf("steering redirected = %d, want at least the 6 pings' frames", got)
+		}
+	})
+	t.Run("tunnel_port_registered_and_drops_with_reason", func(t *testing.T) {
+		db.vsctl(t, "add-port", "br0", "tun0", "--", "set", "interface", "tun0", "type=geneve",
+			"options:remote_ip=flow", "options:key=flow", "ofport_request=10")
+		if got := db.vsctl(t, "get", "interface", "tun0", "ofport"); got != "10" {
+			t.Errorf("ofport of tun0 = %s, want 10", got)
+		}
+		if got := db.vsctl(t, "get", "interface", "tun0", "error"); got != "[]" {
+			t.Errorf("error of tun0 = %s, want none", got)
+		}
+		if out := ofctl(t, mgmt, "dump-ports-desc"); !strings.Contains(out, "10(tun0)") {
+			t.Errorf("dump-ports-desc lacks 10(tun0):\n%s", out)
+		}
+		// ARP requests for an address nobody has go to the tunnel port.
+		ofctl(t, mgmt, "add-flow", "cookie=0x77,priority=40000,in_port=1,arp,arp_tpa=10.0.0.99,actions=output:10")
+		_, _ = podA.Exec("ping", "-c", "2", "-i", "0.2", "-W", "1", "10.0.0.99")
+		ofctl(t, mgmt, "del-flows", "cookie=0x77/-1")
+		dump := ofctl(t, mgmt, "dump-ports", "10")
+		_, rest, _ := strings.Cut(dump, "tx pkts=")
+		_, drop, _ := strings.Cut(rest, "drop=")
+		if n, _ := strconv.Atoi(strings.TrimRight(strings.Fields(drop + " x")[0], ",")); n < 1 {
+			t.Errorf("tun0 tx drop = %q, want at least 1:\n%s", drop, dump)
+		}
+		scraped := scrape(t, metricsSock, "/metrics")
+		for _, series := range []string{`sluice_datapath_drops_total{reason="tunnel_encap_not_implemented"}`,
+			`sluice_port_tx_drops_total{bridge="br0",interface="tun0",ofport="10",reason="tunnel_encap_not_implemented"}`} {
+			if got := metricValue(t, scraped, series); got < 1 {
+				t.Errorf("%s = %d, want at least 1", series, got)
+			}
+		}
+		eventually(t, 15*time.Second, "tx_dropped of tun0 in statistics", func() error {
+			out, err := db.tryVsctl("get", "interface", "tun0", "statistics:tx_dropped")
+			if err != nil {
+				return err
+			}
+			if n, _ := strconv.Atoi(out); n < 1 {
+				return fmt.Errorf("tx_dropped = %q, want at least 1", out)
+			}
+			return nil
+		})
+		testutil.Ping(t, podA, "10.0.0.2") // the tunnel port does not disturb the others
+		db.vsctl(t, "del-port", "br0", "tun0")
+		if out := ofctl(t, mgmt, "dump-ports-desc"); strings.Contains(out, "tun0") {
+			t.Errorf("dump-ports-desc still lists tun0 after del-port:\n%s", out)
+		}
 	})
 	t.Run("missing_netdev_shows_error", func(t *testing.T) {
 		// ovs-vsctl warns about the failed attach but succeeds, as with ovs-vswitchd.
@@ -379,6 +450,9 @@ func TestPrivilegedDatapath(t *testing.T) {
 		}
 		if _, err := os.Stat(mgmt); !os.IsNotExist(err) {
 			t.Errorf("management socket after shutdown: stat error %v, want not exist", err)
+		}
+		if _, err := os.Stat(metricsSock); !os.IsNotExist(err) {
+			t.Errorf("metrics socket after shutdown: stat error %v, want not exist", err)
 		}
 	})
 }
@@ -541,4 +615,39 @@ func BenchmarkPrivilegedDatapathNetperf(b *testing.B) {
 			b.ReportMetric(v, tt.unit)
 		})
 	}
+}
+
+// scrape GETs path from the metrics endpoint on the unix socket sock and returns the body.
+func scrape(t testing.TB, sock, path string) string {
+	t.Helper()
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		}}}
+	resp, err := c.Get("http://sluice-datapath" + path)
+	if err != nil {
+		t.Fatalf("scrape %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("scrape %s: status %s, error %v\n%s", path, resp.Status, err, body)
+	}
+	return string(body)
+}
+
+// metricValue returns the value of the series (name and labels as rendered) in a scrape.
+func metricValue(t testing.TB, text, series string) uint64 {
+	t.Helper()
+	for line := range strings.Lines(text) {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				t.Fatalf("value of %s in %q: %v", series, line, err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no series %s in scrape:\n%s", series, text)
+	return 0
 }
