@@ -49,7 +49,7 @@ func BenchmarkPrivilegedNetperf(b *testing.B) {
 	b.Run("path=sluice", func(b *testing.B) {
 		n := newFwdNode(b)
 		loop := n.startLoop(b)
-		ping(b, n.podA, "10.0.0.2")
+		testutil.Ping(b, n.podA, "10.0.0.2")
 		measure(b, n)
 		b.Run("idle", func(b *testing.B) {
 			for b.Loop() {
@@ -62,7 +62,7 @@ func BenchmarkPrivilegedNetperf(b *testing.B) {
 	b.Run("path=ovs-afxdp", func(b *testing.B) {
 		n := newPodsOnNode(b)
 		vswitchd := startOVS(b, n)
-		ping(b, n.podA, "10.0.0.2")
+		testutil.Ping(b, n.podA, "10.0.0.2")
 		measure(b, n)
 		b.Run("idle", func(b *testing.B) {
 			for b.Loop() {

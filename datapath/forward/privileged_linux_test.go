@@ -4,13 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/binary"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -299,13 +294,6 @@ func newXDPLoop(steer *bpf.Steering, u *afxdp.UMEM, ifaces []xdpIface, log *slog
 	return l, ports, mode, err
 }
 
-func ping(t testing.TB, from *testutil.NetNS, to string) {
-	t.Helper()
-	if out, err := from.Exec("ping", "-c", "3", "-i", "0.2", "-W", "2", to); err != nil {
-		t.Fatalf("ping %s from %s: %v\n%s", to, from.Name, err, out)
-	}
-}
-
 func (n *fwdNode) counters(t *testing.T) bpf.Counters {
 	t.Helper()
 	c, err := n.steer.Counters()
@@ -313,60 +301,6 @@ func (n *fwdNode) counters(t *testing.T) bpf.Counters {
 		t.Fatal(err)
 	}
 	return c
-}
-
-// transfer sends size bytes over a new TCP connection from the client namespace to a listener
-// at addr in the server namespace and checks the receiver saw exactly what was sent (sha256).
-func transfer(t *testing.T, client, server *testutil.NetNS, addr string, size int) {
-	t.Helper()
-	var ln net.Listener
-	if err := server.Do(func() (err error) { ln, err = net.Listen("tcp4", addr); return err }); err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	type result struct {
-		n   int64
-		sum []byte
-		err error
-	}
-	recv := make(chan result, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			recv <- result{err: err}
-			return
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(3 * time.Minute))
-		h := sha256.New()
-		n, err := io.Copy(h, c)
-		recv <- result{n, h.Sum(nil), err}
-	}()
-	var c net.Conn
-	if err := client.Do(func() (err error) { c, err = net.Dial("tcp4", addr); return err }); err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(3 * time.Minute))
-	block := make([]byte, 64<<10)
-	_, _ = rand.Read(block)
-	h := sha256.New()
-	for off := 0; off < size; off += len(block) {
-		binary.BigEndian.PutUint64(block, uint64(off)) // no two blocks alike
-		w := block[:min(len(block), size-off)]
-		h.Write(w)
-		if _, err := c.Write(w); err != nil {
-			t.Fatalf("send at %d: %v", off, err)
-		}
-	}
-	_ = c.(*net.TCPConn).CloseWrite()
-	r := <-recv
-	if r.err != nil {
-		t.Fatalf("receive: %v", r.err)
-	}
-	if r.n != int64(size) || !bytes.Equal(r.sum, h.Sum(nil)) {
-		t.Fatalf("received %d bytes with sha256 %x, sent %d with %x", r.n, r.sum, size, h.Sum(nil))
-	}
 }
 
 // TestPrivilegedForwarding runs acceptance item 2 of issue 2: ICMP and 100 MB TCP both ways
@@ -380,8 +314,8 @@ func TestPrivilegedForwarding(t *testing.T) {
 
 	t.Run("ICMP through the loop", func(t *testing.T) {
 		before := n.counters(t)
-		ping(t, n.podA, "10.0.0.2")
-		ping(t, n.podB, "10.0.0.1")
+		testutil.Ping(t, n.podA, "10.0.0.2")
+		testutil.Ping(t, n.podB, "10.0.0.1")
 		after := n.counters(t)
 		if d := after.Redirected - before.Redirected; d < 12 { // 6 requests + 6 replies
 			t.Fatalf("redirected to the loop: %d frames, want ≥ 12", d)
@@ -392,18 +326,18 @@ func TestPrivilegedForwarding(t *testing.T) {
 	})
 	t.Run("TCP 100 MB A to B", func(t *testing.T) {
 		before := n.counters(t)
-		transfer(t, n.podA, n.podB, "10.0.0.2:5001", transferBytes)
+		testutil.TransferTCP(t, n.podA, n.podB, "10.0.0.2:5001", transferBytes)
 		// 100 MB in at most 1500-byte frames: ≥ 70,000 data frames went through the sockets.
 		if d := n.counters(t).Redirected - before.Redirected; d < transferBytes/1500 {
 			t.Fatalf("redirected during the transfer: %d frames, want ≥ %d", d, transferBytes/1500)
 		}
 	})
 	t.Run("TCP 100 MB B to A", func(t *testing.T) {
-		transfer(t, n.podB, n.podA, "10.0.0.1:5002", transferBytes)
+		testutil.TransferTCP(t, n.podB, n.podA, "10.0.0.1:5002", transferBytes)
 	})
 	t.Run("kernel-owned address takes XDP_PASS", func(t *testing.T) {
 		before := n.counters(t)
-		ping(t, n.podA, "10.0.0.254")
+		testutil.Ping(t, n.podA, "10.0.0.254")
 		if d := n.counters(t).PassedKernelOwned - before.PassedKernelOwned; d < 3 {
 			t.Fatalf("passed as kernel-owned: %d frames, want ≥ 3", d)
 		}
@@ -411,8 +345,8 @@ func TestPrivilegedForwarding(t *testing.T) {
 	t.Run("loop killed: kernel path", func(t *testing.T) {
 		loop.kill()
 		before := n.counters(t)
-		ping(t, n.podA, "10.0.0.2")
-		ping(t, n.podA, "10.0.0.254")
+		testutil.Ping(t, n.podA, "10.0.0.2")
+		testutil.Ping(t, n.podA, "10.0.0.254")
 		after := n.counters(t)
 		if d := after.PassedNoSocket - before.PassedNoSocket; d < 6 {
 			t.Fatalf("passed for lack of a socket: %d frames, want ≥ 6", d)
@@ -424,7 +358,7 @@ func TestPrivilegedForwarding(t *testing.T) {
 	t.Run("loop restarted takes traffic back", func(t *testing.T) {
 		loop = n.startLoop(t)
 		before := n.counters(t)
-		ping(t, n.podA, "10.0.0.2")
+		testutil.Ping(t, n.podA, "10.0.0.2")
 		after := n.counters(t)
 		if d := after.Redirected - before.Redirected; d < 6 {
 			t.Fatalf("redirected after restart: %d frames, want ≥ 6", d)
@@ -432,7 +366,7 @@ func TestPrivilegedForwarding(t *testing.T) {
 		if d := after.PassedNoSocket - before.PassedNoSocket; d != 0 {
 			t.Fatalf("%d frames passed for lack of a socket after restart", d)
 		}
-		transfer(t, n.podA, n.podB, "10.0.0.2:5003", 10<<20)
+		testutil.TransferTCP(t, n.podA, n.podB, "10.0.0.2:5003", 10<<20)
 	})
 	t.Run("netdev disappears under the loop", func(t *testing.T) {
 		if out, err := n.podB.Exec("ip", "link", "del", n.ethB.Name); err != nil {
@@ -449,7 +383,7 @@ func TestPrivilegedForwarding(t *testing.T) {
 		if err := loop.cmd.Process.Signal(syscall.Signal(0)); err != nil {
 			t.Fatalf("loop process gone after a netdev vanished: %v\n%s", err, loop.stderr.String())
 		}
-		ping(t, n.podA, "10.0.0.254")
+		testutil.Ping(t, n.podA, "10.0.0.254")
 	})
 	loop.kill()
 	if s := loop.stderr.String(); strings.Contains(s, "panic") || strings.Contains(s, "DATA RACE") {
@@ -497,8 +431,8 @@ func TestPrivilegedForwardingAccounting(t *testing.T) {
 	// Registered after the ports' Close: when ping or transfer fails, the loop's goroutines
 	// leave the sockets before Close unmaps their rings.
 	t.Cleanup(func() { _ = stop() })
-	ping(t, n.podA, "10.0.0.2")
-	transfer(t, n.podB, n.podA, "10.0.0.1:5004", 10<<20)
+	testutil.Ping(t, n.podA, "10.0.0.2")
+	testutil.TransferTCP(t, n.podB, n.podA, "10.0.0.1:5004", 10<<20)
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}

@@ -1,8 +1,10 @@
 package testutil
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"io"
 	"net"
 	"testing"
@@ -19,7 +21,8 @@ func Ping(t testing.TB, from *NetNS, addr string) {
 
 // TransferTCP sends size random bytes over a new TCP connection from the client namespace to a
 // listener at addr ("ip:port") in the server namespace and fails t unless the receiver got
-// exactly those bytes (compared by sha256). Each side gives up after 30 s.
+// exactly those bytes (compared by sha256). The data is streamed in 64 KiB blocks, so a large
+// transfer needs no buffer of its size; each side gives up after three minutes.
 func TransferTCP(t testing.TB, client, server *NetNS, addr string, size int) {
 	t.Helper()
 	var ln net.Listener
@@ -29,7 +32,7 @@ func TransferTCP(t testing.TB, client, server *NetNS, addr string, size int) {
 	defer ln.Close()
 	type result struct {
 		n   int64
-		sum [32]byte
+		sum []byte
 		err error
 	}
 	got := make(chan result, 1)
@@ -40,34 +43,37 @@ func TransferTCP(t testing.TB, client, server *NetNS, addr string, size int) {
 			return
 		}
 		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+		_ = c.SetDeadline(time.Now().Add(transferTimeout))
 		h := sha256.New()
-		var r result
-		r.n, r.err = io.Copy(h, c)
-		copy(r.sum[:], h.Sum(nil))
-		got <- r
+		n, err := io.Copy(h, c)
+		got <- result{n, h.Sum(nil), err}
 	}()
-	data := make([]byte, size)
-	_, _ = rand.Read(data)
-	want := sha256.Sum256(data)
-	err := client.Do(func() error {
-		c, err := net.DialTimeout("tcp4", addr, 5*time.Second)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-		_, err = c.Write(data)
-		return err
-	})
-	if err != nil {
-		t.Fatalf("send to %s: %v", addr, err)
+	var c net.Conn
+	if err := client.Do(func() (err error) { c, err = net.DialTimeout("tcp4", addr, 5*time.Second); return err }); err != nil {
+		t.Fatalf("connect to %s: %v", addr, err)
 	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(transferTimeout))
+	block := make([]byte, 64<<10)
+	_, _ = rand.Read(block)
+	h := sha256.New()
+	for off := 0; off < size; off += len(block) {
+		binary.BigEndian.PutUint64(block, uint64(off)) // no two blocks alike
+		w := block[:min(len(block), size-off)]
+		h.Write(w)
+		if _, err := c.Write(w); err != nil {
+			t.Fatalf("send to %s at byte %d: %v", addr, off, err)
+		}
+	}
+	_ = c.(*net.TCPConn).CloseWrite()
 	r := <-got
 	if r.err != nil {
 		t.Fatalf("receive on %s: %v", addr, r.err)
 	}
-	if r.n != int64(size) || r.sum != want {
-		t.Errorf("received %d bytes (sha256 match %v), want %d bytes with the sent sha256", r.n, r.sum == want, size)
+	if want := h.Sum(nil); r.n != int64(size) || !bytes.Equal(r.sum, want) {
+		t.Errorf("received %d bytes with sha256 %x, sent %d with %x", r.n, r.sum, size, want)
 	}
 }
+
+// transferTimeout bounds each side of TransferTCP.
+const transferTimeout = 3 * time.Minute
