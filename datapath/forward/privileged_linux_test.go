@@ -2,7 +2,6 @@ package forward
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -13,7 +12,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -142,26 +140,8 @@ func newFwdNode(t testing.TB) *fwdNode {
 // loopProcess is the forwarding loop running in a child process.
 type loopProcess struct {
 	cmd    *exec.Cmd
-	stderr lockedBuffer
+	stderr testutil.SyncBuffer
 	mode   string
-}
-
-// lockedBuffer is a bytes.Buffer that the process's output copier and the test may use at once.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // startLoop re-executes the test binary as the loop process and waits until its sockets are in

@@ -1,42 +1,23 @@
 package ofswitch_test
 
 import (
-	"bytes"
 	"encoding/hex"
+	"github.com/sluicenet/sluice/internal/testutil"
 	"os"
 	"os/exec"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sluicenet/sluice/datapath/flow/flowtest"
 )
 
-// syncBuffer is a bytes.Buffer safe for a writer process and a reading test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // monitor runs `ovs-ofctl monitor` on target until the test ends (stopped by PID); rundir
 // receives its control socket.
-func monitor(t *testing.T, rundir, target string, args ...string) *syncBuffer {
+func monitor(t *testing.T, rundir, target string, args ...string) *testutil.SyncBuffer {
 	t.Helper()
-	out := &syncBuffer{}
+	out := &testutil.SyncBuffer{}
 	// miss_send_len 128: service connections get asynchronous messages only when it is set.
 	cmd := exec.Command("ovs-ofctl", append(append([]string{"-O", "OpenFlow15"}, args...), "monitor", target, "128")...)
 	cmd.Stdout, cmd.Stderr = out, out

@@ -1,10 +1,10 @@
 package ovsdb_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sluicenet/sluice/internal/testutil"
 	"log/slog"
 	"slices"
 	"sync"
@@ -261,7 +261,7 @@ func startClient(t testing.TB, endpoint string, dp sovsdb.Datapath, tune ...func
 	for _, f := range tune {
 		f(&opts)
 	}
-	logs := &lockedBuffer{}
+	logs := &testutil.SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c, err := sovsdb.New(opts, dp, log)
 	if err != nil {
@@ -286,23 +286,6 @@ func startClient(t testing.TB, endpoint string, dp sovsdb.Datapath, tune ...func
 		}
 	})
 	return c, stop
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // noViolations fails t when the fake datapath saw a misuse.
