@@ -17,7 +17,6 @@ import (
 
 	"github.com/sluicenet/sluice/bpf"
 	"github.com/sluicenet/sluice/datapath/afxdp"
-	"github.com/sluicenet/sluice/datapath/flow"
 	"github.com/sluicenet/sluice/datapath/ofswitch"
 	"github.com/sluicenet/sluice/datapath/ovsdb"
 	"github.com/sluicenet/sluice/datapath/pipeline"
@@ -216,9 +215,9 @@ func (d *Datapath) DeleteBridge(_ context.Context, b ovsdb.Bridge) error {
 	return nil
 }
 
-// Attach adds iface to its bridge: a netdev through AF_XDP, the bridge's own internal interface
-// as the no-op LOCAL port, a geneve or vxlan interface as a tunnel port that drops what it is
-// given (tunnelPort). Other internal interfaces are refused.
+// Attach adds iface to its bridge: a netdev through AF_XDP, an internal interface as a veth
+// pair whose far end is attached like a netdev (see attachInternal), a geneve or vxlan
+// interface as a tunnel port that drops what it is given (tunnelPort).
 func (d *Datapath) Attach(_ context.Context, iface ovsdb.Interface) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -228,33 +227,20 @@ func (d *Datapath) Attach(_ context.Context, iface ovsdb.Interface) error {
 	}
 	switch iface.Kind {
 	case ovsdb.KindNetdev:
-		return d.attachNetdev(br, iface)
+		return d.attachNetdev(br, iface, iface.Name)
 	case ovsdb.KindInternal:
-		if iface.OFPort != ovsdb.OFPortLocal {
-			return fmt.Errorf("attach %s: internal ports other than the bridge's own are not supported yet", iface.Name)
-		}
-		var mac [6]byte
-		copy(mac[:], br.mac)
-		if err := br.sw.AddPort(ofswitch.PortDesc{OFPort: flow.PortLocal, Name: iface.Name, MAC: mac}, localPort{}); err != nil {
-			return fmt.Errorf("attach %s: %w", iface.Name, err)
-		}
-		return nil
+		return d.attachInternal(br, iface)
 	case ovsdb.KindTunnel:
 		return d.attachTunnel(br, iface)
 	}
 	return fmt.Errorf("attach %s: %s interfaces are not supported by the sluice datapath yet", iface.Name, iface.Type)
 }
 
-// Detach removes an attached interface; it succeeds when the netdev is already gone.
+// Detach removes an attached interface (and the veth pair of an internal one); it succeeds
+// when the netdev is already gone.
 func (d *Datapath) Detach(_ context.Context, iface ovsdb.Interface) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if iface.Kind == ovsdb.KindInternal {
-		if br, ok := d.bridges[iface.Bridge]; ok {
-			_ = br.sw.RemovePort(flow.PortLocal)
-		}
-		return nil
-	}
 	if tp, ok := d.tunnels[iface.Name]; ok {
 		d.removeTunnelLocked(tp)
 		return nil
@@ -270,13 +256,6 @@ func (d *Datapath) Detach(_ context.Context, iface ovsdb.Interface) error {
 func (d *Datapath) Status(_ context.Context, iface ovsdb.Interface) (ovsdb.Status, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if iface.Kind == ovsdb.KindInternal {
-		br := d.bridges[iface.Bridge]
-		if br == nil {
-			return ovsdb.Status{}, fmt.Errorf("status of %s: bridge %s is not running", iface.Name, iface.Bridge)
-		}
-		return ovsdb.Status{AdminUp: true, LinkUp: true, MAC: br.mac}, nil
-	}
 	if tp, ok := d.tunnels[iface.Name]; ok {
 		ps := tp.Stats()
 		return ovsdb.Status{AdminUp: true, LinkUp: true, Counters: ovsdb.Counters{TxDropped: ps.TxDropped}}, nil
@@ -286,7 +265,7 @@ func (d *Datapath) Status(_ context.Context, iface ovsdb.Interface) (ovsdb.Statu
 		return ovsdb.Status{}, fmt.Errorf("status of %s: not attached", iface.Name)
 	}
 	l, err := netlink.LinkByName(iface.Name)
-	if err != nil || l.Attrs().Index != p.ifindex {
+	if err != nil || l.Attrs().Index != p.hostIndex() {
 		return ovsdb.Status{}, fmt.Errorf("network device %s vanished or was renamed", iface.Name)
 	}
 	a := l.Attrs()
@@ -309,18 +288,19 @@ func counters(s port.Stats) ovsdb.Counters {
 		TxBytes: s.TXBytes, TxDropped: txDrops}
 }
 
-// attachNetdev opens queue 0 of the netdev on the shared UMEM, registers the socket in a free
-// XSKMAP slot, attaches (or takes over the pinned) XDP link, adds the switch port and starts
-// the port's goroutine. On failure it undoes what it did.
-func (d *Datapath) attachNetdev(br *bridge, iface ovsdb.Interface) (err error) {
+// attachNetdev opens queue 0 of netdev dev (iface's own, or the far end of an internal
+// interface's pair) on the shared UMEM, registers the socket in a free XSKMAP slot, attaches
+// (or takes over the pinned) XDP link, adds the switch port under iface's name and starts the
+// port's goroutine. On failure it undoes what it did.
+func (d *Datapath) attachNetdev(br *bridge, iface ovsdb.Interface, dev string) (err error) {
 	if _, ok := d.ifaces[iface.Name]; ok {
 		return fmt.Errorf("attach %s: already attached", iface.Name)
 	}
-	l, err := netlink.LinkByName(iface.Name)
+	l, err := netlink.LinkByName(dev)
 	if err != nil {
 		var nf netlink.LinkNotFoundError
 		if errors.As(err, &nf) {
-			return fmt.Errorf("could not open network device %s (No such device)", iface.Name)
+			return fmt.Errorf("could not open network device %s (No such device)", dev)
 		}
 		return fmt.Errorf("attach %s: %w", iface.Name, err)
 	}
@@ -335,7 +315,7 @@ func (d *Datapath) attachNetdev(br *bridge, iface ovsdb.Interface) (err error) {
 	if slot < 0 {
 		return fmt.Errorf("attach %s: all %d XSKMAP slots in use", iface.Name, len(d.slots))
 	}
-	p := &netPort{d: d, br: br, iface: iface, ofport: uint32(iface.OFPort), ifindex: a.Index, slot: uint32(slot)}
+	p := &netPort{d: d, br: br, iface: iface, ofport: switchPort(iface.OFPort), dev: dev, ifindex: a.Index, slot: uint32(slot)}
 	var undo []func()
 	defer func() {
 		if err != nil {
@@ -352,16 +332,21 @@ func (d *Datapath) attachNetdev(br *bridge, iface ovsdb.Interface) (err error) {
 	if err != nil {
 		return fmt.Errorf("attach %s: %w", iface.Name, err)
 	}
-	p.xdp = port.NewXDP(iface.Name+"/q0", sock, d.opts.Batch)
+	p.xdp = port.NewXDP(dev+"/q0", sock, d.opts.Batch)
 	undo = append(undo, func() { _ = p.xdp.Close() })
 	if err := d.steer.SetSocket(p.slot, sock.FD()); err != nil {
 		return fmt.Errorf("attach %s: %w", iface.Name, err)
 	}
 	undo = append(undo, func() { _ = d.steer.DeleteSocket(p.slot) })
-	if p.att, err = d.attachXDP(iface.Name, a.Index); err != nil {
+	if p.att, err = d.attachXDP(dev, a.Index); err != nil {
 		return err
 	}
 	undo = append(undo, func() { _ = p.att.Detach() })
+	if dev != iface.Name { // the switch port shows the host's end of the pair
+		if a, err = hostAttrs(p); err != nil {
+			return err
+		}
+	}
 	var mac [6]byte
 	copy(mac[:], a.HardwareAddr)
 	desc := ofswitch.PortDesc{OFPort: p.ofport, Name: iface.Name, MAC: mac,
@@ -430,6 +415,9 @@ func (d *Datapath) removePortLocked(p *netPort, detach bool) {
 	}
 	d.slots[p.slot] = false
 	delete(d.ifaces, p.iface.Name)
+	if p.dev != p.iface.Name {
+		d.deletePair(p)
+	}
 	d.log.Info("interface detached", "interface", p.iface.Name, "xdp_detached", detach)
 }
 
@@ -444,12 +432,3 @@ func publish[T any](ptr *atomic.Pointer[map[uint32]*T], ofport uint32, v *T) {
 	}
 	ptr.Store(&m)
 }
-
-// localPort is the bridge's LOCAL port while it has no kernel device: it counts nothing and
-// drops what is sent to it.
-type localPort struct{}
-
-var errLocalNoop = errors.New("the LOCAL port has no device yet")
-
-func (localPort) Stats() ofswitch.PortStats   { return ofswitch.PortStats{} }
-func (localPort) Transmit(frame []byte) error { return errLocalNoop }

@@ -20,7 +20,9 @@ type netPort struct {
 	br      *bridge
 	iface   ovsdb.Interface
 	ofport  uint32
-	ifindex int
+	dev     string // the netdev the socket is bound to: iface.Name, or an internal pair's far end
+	ifindex int    // of dev
+	host    int    // ifindex of an internal interface's host-visible device; 0 for netdevs
 	slot    uint32
 	xdp     *port.XDP
 	att     *bpf.Attachment

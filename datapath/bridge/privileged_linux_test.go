@@ -440,6 +440,29 @@ func TestPrivilegedDatapath(t *testing.T) {
 			t.Errorf("ovs-ofctl show still lists %s:\n%s", hB.Name, out)
 		}
 	})
+	t.Run("local_port_is_a_host_device", func(t *testing.T) {
+		out := run(t, node, "ip -o link show br0")
+		mac := strings.Trim(db.vsctl(t, "get", "interface", "br0", "mac_in_use"), `"`)
+		if !strings.Contains(out, "UP") || mac == "" || !strings.Contains(out, mac) {
+			t.Errorf("br0 in the node = %q, want it up with mac_in_use %q", out, mac)
+		}
+	})
+	t.Run("ping_a_to_local_port", func(t *testing.T) {
+		testutil.AddAddr(t, node, "br0", "10.0.0.254/24")
+		ofctl(t, mgmt, "add-flow", "priority=40000,in_port=1,ip,nw_dst=10.0.0.254,actions=LOCAL")
+		ofctl(t, mgmt, "add-flow", "priority=40000,in_port=1,arp,arp_tpa=10.0.0.254,actions=LOCAL")
+		ofctl(t, mgmt, "add-flow", "priority=40000,in_port=LOCAL,actions=output:1")
+		testutil.Ping(t, podA, "10.0.0.254")
+	})
+	t.Run("del_br_removes_local_device", func(t *testing.T) {
+		db.vsctl(t, "del-br", "br0")
+		eventually(t, 10*time.Second, "br0 gone from the node", func() error {
+			if out, err := node.Exec("ip", "link", "show", "br0"); err == nil {
+				return fmt.Errorf("br0 still exists:\n%s", out)
+			}
+			return nil
+		})
+	})
 	t.Run("sigterm_detaches_and_removes_socket", func(t *testing.T) {
 		dp.stop(t)
 		if out := dp.stderr.String(); !strings.Contains(out, "sluice-datapath stopped") || strings.Contains(out, "level=ERROR") {
