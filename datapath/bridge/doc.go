@@ -24,11 +24,13 @@
 // and given back on detach. Only queue 0 gets a socket (enough on veth); frames on other
 // queues go to the kernel.
 //
-// The bridge's own internal interface (the LOCAL port, 65534) is a no-op port for now: it
-// exists for controllers (port desc, flows may output to it) but frames sent to it are dropped
-// and counted. Geneve and vxlan interfaces become tunnel ports the same way: registered with
-// the switch under their ofport, but without encapsulation yet, so every frame sent to one is
-// dropped and counted (DropTunnelEncap and the port's tx_dropped).
+// An internal interface N (the bridge's own, the LOCAL port 65534, or any other such as a
+// gateway) is a veth pair, as OVS makes it a kernel netdev: N stays with the host (up; the
+// bridge's own gets the bridge's MAC) for addresses and routes, and its far end, named "sl"
+// and a hash of bridge and interface, is attached like a netdev under N's ofport. Detach,
+// del-br and shutdown delete the pair. Geneve and vxlan interfaces become tunnel ports:
+// registered with the switch under their ofport, but without encapsulation yet, so every frame
+// sent to one is dropped and counted (DropTunnelEncap and the port's tx_dropped).
 //
 // # Restart without a black hole
 //
