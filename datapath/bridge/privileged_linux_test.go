@@ -454,6 +454,25 @@ func TestPrivilegedDatapath(t *testing.T) {
 		ofctl(t, mgmt, "add-flow", "priority=40000,in_port=LOCAL,actions=output:1")
 		testutil.Ping(t, podA, "10.0.0.254")
 	})
+	t.Run("other_internal_interface_is_a_host_device", func(t *testing.T) {
+		db.vsctl(t, "add-port", "br0", "sluice-gw0", "--", "set", "interface", "sluice-gw0", "type=internal", "ofport_request=5")
+		if got := db.vsctl(t, "get", "interface", "sluice-gw0", "ofport"); got != "5" {
+			t.Errorf("ofport of sluice-gw0 = %s, want 5", got)
+		}
+		if out := run(t, node, "ip -o link show sluice-gw0"); !strings.Contains(out, "UP") {
+			t.Errorf("sluice-gw0 in the node = %q, want it up", out)
+		}
+		if out := ofctl(t, mgmt, "show"); !strings.Contains(out, "5(sluice-gw0)") {
+			t.Errorf("ovs-ofctl show lacks 5(sluice-gw0):\n%s", out)
+		}
+		db.vsctl(t, "del-port", "br0", "sluice-gw0")
+		eventually(t, 10*time.Second, "sluice-gw0 gone after del-port", func() error {
+			if out, err := node.Exec("ip", "link", "show", "sluice-gw0"); err == nil {
+				return fmt.Errorf("sluice-gw0 still exists:\n%s", out)
+			}
+			return nil
+		})
+	})
 	t.Run("del_br_removes_local_device", func(t *testing.T) {
 		db.vsctl(t, "del-br", "br0")
 		eventually(t, 10*time.Second, "br0 gone from the node", func() error {
