@@ -25,7 +25,8 @@
 // queues go to the kernel.
 //
 // An internal interface N (the bridge's own, the LOCAL port 65534, or any other such as a
-// gateway) is a veth pair, as OVS makes it a kernel netdev: N stays with the host (up; the
+// gateway) is a veth pair, as OVS makes it a kernel netdev: N stays with the host (up, TX
+// checksum offload off since AF_XDP forwards partial checksums as they are; the
 // bridge's own gets the bridge's MAC) for addresses and routes, and its far end, named "sl"
 // and a hash of bridge and interface, is attached like a netdev under N's ofport. Detach,
 // del-br and shutdown delete the pair. Geneve and vxlan interfaces become tunnel ports:

@@ -3,8 +3,10 @@ package bridge
 import (
 	"fmt"
 	"hash/fnv"
+	"unsafe"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/sluicenet/sluice/datapath/flow"
 	"github.com/sluicenet/sluice/datapath/ovsdb"
@@ -54,6 +56,11 @@ func (d *Datapath) attachInternal(br *bridge, iface ovsdb.Interface) (err error)
 			_ = netlink.LinkDel(&netlink.Veth{LinkAttrs: la})
 		}
 	}()
+	// Frames of the host leave through AF_XDP with whatever checksum the sender left, so the
+	// host's end must not defer checksums to the (absent) hardware.
+	if err := txChecksumOff(iface.Name); err != nil {
+		return fmt.Errorf("attach %s: %w", iface.Name, err)
+	}
 	for _, n := range []string{peer, iface.Name} {
 		l, err := netlink.LinkByName(n)
 		if err != nil {
@@ -93,4 +100,25 @@ func (d *Datapath) deletePair(p *netPort) {
 	if err != nil { // usually: already gone
 		d.log.Debug("delete veth pair", "interface", p.iface.Name, "error", err)
 	}
+}
+
+// txChecksumOff turns TX checksum offload of netdev name off (ethtool -K name tx off).
+func txChecksumOff(name string) error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("turn off tx checksum offload of %s: %w", name, err)
+	}
+	defer unix.Close(fd)
+	val := struct{ cmd, data uint32 }{cmd: unix.ETHTOOL_STXCSUM}
+	var ifr struct {
+		name [unix.IFNAMSIZ]byte
+		data unsafe.Pointer
+		_    [16]byte
+	}
+	copy(ifr.name[:], name)
+	ifr.data = unsafe.Pointer(&val)
+	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SIOCETHTOOL, uintptr(unsafe.Pointer(&ifr))); errno != 0 {
+		return fmt.Errorf("turn off tx checksum offload of %s: %w", name, errno)
+	}
+	return nil
 }

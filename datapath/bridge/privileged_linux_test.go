@@ -454,6 +454,14 @@ func TestPrivilegedDatapath(t *testing.T) {
 		ofctl(t, mgmt, "add-flow", "priority=40000,in_port=LOCAL,actions=output:1")
 		testutil.Ping(t, podA, "10.0.0.254")
 	})
+	t.Run("local_port_tx_checksum_offload_off", func(t *testing.T) {
+		if out := run(t, node, "ethtool -k br0"); !strings.Contains(out, "tx-checksumming: off") {
+			t.Errorf("ethtool -k br0 = %s, want tx-checksumming: off", out)
+		}
+	})
+	t.Run("tcp_transfer_a_to_local_port", func(t *testing.T) {
+		testutil.TransferTCP(t, podA, node, "10.0.0.254:5203", 8<<20)
+	})
 	t.Run("other_internal_interface_is_a_host_device", func(t *testing.T) {
 		db.vsctl(t, "add-port", "br0", "sluice-gw0", "--", "set", "interface", "sluice-gw0", "type=internal", "ofport_request=5")
 		if got := db.vsctl(t, "get", "interface", "sluice-gw0", "ofport"); got != "5" {
