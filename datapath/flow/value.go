@@ -32,7 +32,6 @@ func ones(n uint16) Value {
 }
 
 func (v Value) and(m Value) Value    { return Value{v.Hi & m.Hi, v.Lo & m.Lo} }
-func (v Value) or(m Value) Value     { return Value{v.Hi | m.Hi, v.Lo | m.Lo} }
 func (v Value) andNot(m Value) Value { return Value{v.Hi &^ m.Hi, v.Lo &^ m.Lo} }
 func (v Value) isZero() bool         { return v.Hi == 0 && v.Lo == 0 }
 

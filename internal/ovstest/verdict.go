@@ -204,11 +204,10 @@ func (tr *Trace) ofPort(odp uint32) uint32 {
 
 // headers tracks the header fields datapath set() actions have changed, against the input flow.
 type headers struct {
-	initial   map[string]string
-	cur       map[string]string
-	vlan0     []string
-	vlan      []string
-	initialV6 bool
+	initial map[string]string
+	cur     map[string]string
+	vlan0   []string
+	vlan    []string
 }
 
 // odpFields maps a datapath key (set(ipv4(ttl=…))) and its attribute to the ovs-ofctl field.
